@@ -1,0 +1,1 @@
+//! mpdk load generation and benchmarks.

@@ -1,0 +1,2 @@
+//! `mpdk`: the mpdk console.
+fn main() {}

@@ -1,0 +1,12 @@
+//! mpdk's dataplane: the sans-IO protocol core of a userspace Multipath TCP stack.
+//!
+//! Layering (see `docs/ARCHITECTURE.md`): [`wire`] parses and emits packets and never
+//! panics on any input; [`seq`] holds the sequence-number types; [`crypto`] derives MPTCP
+//! tokens, IDSNs and HMACs; [`pcap`] reads and writes captures. Nothing here reads a
+//! clock or touches a socket or DPDK.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod pcap;
+pub mod seq;
+pub mod wire;
