@@ -9,4 +9,6 @@
 pub mod crypto;
 pub mod pcap;
 pub mod seq;
+pub mod sim;
+pub mod time;
 pub mod wire;

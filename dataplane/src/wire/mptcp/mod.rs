@@ -21,6 +21,10 @@
 
 use core::net::IpAddr;
 
+use super::{Error, Result};
+
+pub mod csum;
+
 /// TCP option kind of MPTCP (RFC 8684 §3).
 pub const KIND: u8 = 30;
 
@@ -289,5 +293,21 @@ impl MptcpOption<'_> {
             MptcpOption::MpTcprst(_) => subtype::MP_TCPRST,
             MptcpOption::Unknown { subtype, .. } => *subtype,
         }
+    }
+}
+
+impl<'a> MptcpOption<'a> {
+    /// Parses one whole TCP option of kind 30 (`option[0] == 30`, `option[1]` its length,
+    /// `option.len() == option[1]`) as the given MPTCP version speaks it.
+    pub fn parse(option: &'a [u8], version: Version) -> Result<MptcpOption<'a>> {
+        let _ = (option, version);
+        Err(Error::Unsupported)
+    }
+
+    /// Writes the option (kind and length included) at the start of `buf` and returns the
+    /// number of bytes written, which is [`MptcpOption::buffer_len`].
+    pub fn emit(&self, buf: &mut [u8], version: Version) -> Result<usize> {
+        let _ = (buf, version);
+        Err(Error::NoSpace)
     }
 }

@@ -1,0 +1,1 @@
+//! Reading pcap and pcapng captures. (being written)

@@ -1,0 +1,1 @@
+//! Time in nanoseconds, passed into the sans-IO core. (being written)
