@@ -1,2 +1,98 @@
 //! `mpdk`: the mpdk console.
-fn main() {}
+//!
+//! Today it offers `mpdk pcap-decode FILE [--json]`; the DPDK console
+//! (`mpdk [EAL options] -- [app options]`) arrives with the dataplane.
+#![forbid(unsafe_code)]
+
+mod decode;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: mpdk pcap-decode FILE [--json]
+       mpdk --help | --version
+
+commands:
+  pcap-decode FILE   print one line per TCP packet of a pcap/pcapng capture
+                     (Ethernet, Linux cooked v1/v2 or raw IP), with its MPTCP options
+    --json           one JSON object per TCP packet instead (format in README.md)";
+
+/// A command-line or run-time failure: printed as one line, exit status 2 for usage
+/// errors and 1 for failures while running.
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Run(String),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("mpdk: {msg} (try 'mpdk --help')");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(msg)) => {
+            eprintln!("mpdk: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    match args.first().map(String::as_str) {
+        None => Err(Failure::Usage("missing command".into())),
+        Some("-h") | Some("--help") | Some("help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some("-V") | Some("--version") => {
+            println!("mpdk {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Some("pcap-decode") => pcap_decode(&args[1..]),
+        Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"))),
+    }
+}
+
+fn pcap_decode(args: &[String]) -> Result<(), Failure> {
+    let mut json = false;
+    let mut file = None;
+    for a in args {
+        match a.as_str() {
+            "--json" => json = true,
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(Failure::Usage(format!("pcap-decode: unknown option '{s}'")))
+            }
+            s => {
+                if file.replace(s).is_some() {
+                    return Err(Failure::Usage("pcap-decode: more than one FILE".into()));
+                }
+            }
+        }
+    }
+    let file = file.ok_or_else(|| Failure::Usage("pcap-decode: missing FILE".into()))?;
+    let data = std::fs::read(file).map_err(|e| Failure::Run(format!("{file}: {e}")))?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = decode::decode(&data, json, &mut out).and_then(|summary| {
+        out.flush()?;
+        Ok(summary)
+    });
+    match result {
+        Ok(summary) => {
+            if summary.undecodable > 0 {
+                eprintln!(
+                    "mpdk: {file}: {} TCP packets, {} frames not decodable",
+                    summary.tcp_packets, summary.undecodable
+                );
+            }
+            Ok(())
+        }
+        // A closed pipe (`mpdk pcap-decode f | head`) is not an error.
+        Err(decode::DecodeError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Run(format!("{file}: {e}"))),
+    }
+}

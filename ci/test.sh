@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit/integration/property tests, and the
+# checks against independent tools (tshark) on the kernel captures.
+# Run from anywhere; CI runs it through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ci/install-deps.sh
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test (no default features: no DPDK needed)" >&2
+cargo test -p dataplane --no-default-features
+
+echo "== cargo test --workspace" >&2
+cargo test --workspace
