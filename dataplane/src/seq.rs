@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(DataSeq::expand(0xffff_fff0, near), DataSeq(0x1_ffff_fff0));
         assert_eq!(DataSeq::expand(0x20, DataSeq(5)), DataSeq(0x20));
         // Behind zero does not underflow into a huge value's neighbourhood by panic.
-        assert_eq!(DataSeq::expand(0xffff_fff0, DataSeq(5)).low32(), 0xffff_fff0);
+        assert_eq!(
+            DataSeq::expand(0xffff_fff0, DataSeq(5)).low32(),
+            0xffff_fff0
+        );
     }
 
     proptest! {
