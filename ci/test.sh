@@ -18,3 +18,6 @@ cargo test -p dataplane --no-default-features
 
 echo "== cargo test --workspace" >&2
 cargo test --workspace
+
+echo "== fuzz targets" >&2
+ci/fuzz.sh
