@@ -14,6 +14,13 @@ cargo fuzz build -s none >/dev/null 2>&1 || cargo fuzz build -s none
 targets=$(cargo fuzz list)
 for t in $targets; do
     echo "== fuzz $t (${secs}s)" >&2
-    cargo fuzz run -s none "$t" -- -max_total_time="$secs" -print_final_stats=0 2>&1 | grep -E '^(#[0-9]+\s+DONE|==[0-9]+==|thread .* panicked|SUMMARY)' || true
-    # cargo fuzz run exits non-zero on a crash; pipefail carries that here.
+    log=$(mktemp)
+    if ! cargo fuzz run -s none "$t" -- -max_total_time="$secs" >"$log" 2>&1; then
+        tail -40 "$log" >&2
+        echo "fuzz: target $t failed; see dataplane/fuzz/artifacts/$t/" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" >&2 || true
+    rm -f "$log"
 done
