@@ -1,3 +1,3 @@
-//! Capture files: reading pcap and pcapng ([`read`]), writing pcap ([`write`]).
+//! Capture files: reading pcap and pcapng ([`read`](mod@read)), writing pcap ([`write`](mod@write)).
 pub mod read;
 pub mod write;
