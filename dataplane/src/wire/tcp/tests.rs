@@ -639,7 +639,7 @@ fn emit_errors() {
         ..TcpRepr::default()
     };
     assert_eq!(r.options_len(), 20 + 36);
-    let mut out = vec![0u8; 200];
+    let mut out = [0u8; 200];
     assert_eq!(
         r.emit(&mut TcpPacket::new_unchecked(&mut out[..]), A4, B4, true),
         Err(Error::NoSpace)
@@ -1030,4 +1030,304 @@ fn touch<T: AsRef<[u8]>>(p: &TcpPacket<T>) {
         p.verify_checksum(A4, B4),
         p.verify_checksum(A6, B6),
     );
+}
+
+// ---- MPTCP inside TcpRepr ----
+
+fn parse_fixture<'a>(seg: &'a [u8], src: IpAddr, dst: IpAddr) -> TcpRepr<'a> {
+    let p = TcpPacket::new_checked(seg).unwrap();
+    TcpRepr::parse(&p, src, dst, true, Version::V1).unwrap()
+}
+
+fn emit_vec(r: &TcpRepr<'_>, src: IpAddr, dst: IpAddr) -> Vec<u8> {
+    let mut out = vec![0u8; r.buffer_len()];
+    r.emit(&mut TcpPacket::new_unchecked(&mut out[..]), src, dst, true)
+        .unwrap();
+    out
+}
+
+#[test]
+fn linux_mptcp_segments_byte_exact() {
+    for (h, src) in [
+        (MP_SYN, LO4),
+        (MP_SYNACK, LO4),
+        (MP_ACK, LO4),
+        (MP_ACK_DATA, LO4),
+        (MP_DSS_ACK, LO4),
+        (MP_DSS_DATA, LO4),
+        (MP6_SYN, LO6),
+    ] {
+        let seg = fixture(src, src, h);
+        let r = parse_fixture(&seg, src, src);
+        assert!(r.stats.is_clean(), "{h}");
+        assert_eq!(r.mptcp.len(), 1, "{h}");
+        assert_eq!(emit_vec(&r, src, src), seg, "{h}");
+    }
+}
+
+#[test]
+fn linux_mptcp_segment_fields() {
+    let seg = fixture(LO4, LO4, MP_SYN);
+    let r = parse_fixture(&seg, LO4, LO4);
+    assert_eq!(
+        r.mptcp.as_slice(),
+        &[MptcpOption::MpCapable(MpCapable {
+            version: 1,
+            flags: 0x01,
+            sender_key: None,
+            receiver_key: None,
+            data_len: None,
+            checksum: None,
+        })]
+    );
+    assert_eq!(r.header_len(), 44);
+
+    let seg = fixture(LO4, LO4, MP_ACK_DATA);
+    let r = parse_fixture(&seg, LO4, LO4);
+    let MptcpOption::MpCapable(mpc) = r.mptcp.as_slice()[0] else {
+        panic!("{r:?}")
+    };
+    assert_eq!(mpc.sender_key, Some(0x61fc87bf0767bf87));
+    assert_eq!(mpc.receiver_key, Some(0x9e1ba42b7a435e12));
+    assert_eq!(mpc.data_len, Some(5));
+    assert_eq!(r.payload, b"hello");
+    assert_eq!(r.flags, TcpFlags::PSH | TcpFlags::ACK);
+
+    let seg = fixture(LO4, LO4, MP_DSS_DATA);
+    let r = parse_fixture(&seg, LO4, LO4);
+    assert_eq!(
+        r.mptcp.as_slice(),
+        &[MptcpOption::Dss(Dss {
+            data_fin: false,
+            data_ack: Some(DssSeq {
+                value: 0x46d2133acdb35cdd,
+                wide: true
+            }),
+            mapping: Some(DssMapping {
+                dsn: DssSeq {
+                    value: 0xdbf8530c0bf4b235,
+                    wide: true
+                },
+                ssn: 1,
+                data_len: 6,
+                checksum: None,
+            }),
+        })]
+    );
+    assert_eq!(r.options_len(), 40);
+    assert_eq!(r.payload, b"world!");
+    // Already full: fit changes nothing.
+    let mut r2 = r;
+    assert!(r2.fit_option_space().is_empty());
+    assert_eq!(r2, r);
+}
+
+#[test]
+fn mptcp_overflow_is_counted() {
+    // Seven v1 MP_PRIO (3 bytes + NOP each): the seventh does not fit the list.
+    let mut seg = hex("00010002 00000001 00000000 c0100100 00000000");
+    for _ in 0..7 {
+        seg.extend_from_slice(&[30, 3, 0x51, 1]);
+    }
+    seg.extend_from_slice(&[0; 4]);
+    let p = TcpPacket::new_checked(&seg[..]).unwrap();
+    let r = TcpRepr::parse(&p, A4, B4, false, Version::V1).unwrap();
+    assert_eq!(r.mptcp.len(), 6);
+    assert_eq!(r.stats.mptcp_overflow, 1);
+    assert_eq!(r.stats.mptcp_malformed, 0);
+    assert_eq!(r.stats.malformed, 0);
+}
+
+#[test]
+fn unencodable_mptcp_option_fails_emit() {
+    let bad = MptcpOption::MpCapable(MpCapable {
+        version: 16,
+        flags: 0,
+        sender_key: None,
+        receiver_key: None,
+        data_len: None,
+        checksum: None,
+    });
+    let r = TcpRepr {
+        mptcp: mptcp_of(&[bad]),
+        ..TcpRepr::default()
+    };
+    let mut out = vec![0u8; r.buffer_len()];
+    assert_eq!(
+        r.emit(&mut TcpPacket::new_unchecked(&mut out[..]), A4, B4, true),
+        Err(Error::Malformed)
+    );
+}
+
+/// Leaks a test vector so that borrowed options can be `'static` inside strategies.
+fn leak(v: Vec<u8>) -> &'static [u8] {
+    Box::leak(v.into_boxed_slice())
+}
+
+fn arb_dss_seq() -> impl Strategy<Value = DssSeq> {
+    prop_oneof![
+        any::<u64>().prop_map(|value| DssSeq { value, wide: true }),
+        any::<u32>().prop_map(|v| DssSeq {
+            value: u64::from(v),
+            wide: false
+        }),
+    ]
+}
+
+/// A valid suboption of `version`, any form.
+fn arb_mptcp(version: Version) -> impl Strategy<Value = MptcpOption<'static>> {
+    use crate::wire::mptcp::{MpFail, MpFastclose, MpTcprst};
+    let mpc = (
+        0u8..16,
+        any::<u8>(),
+        0usize..5,
+        any::<[u64; 2]>(),
+        any::<[u16; 2]>(),
+    )
+        .prop_map(|(version, flags, form, k, d)| {
+            MptcpOption::MpCapable(MpCapable {
+                version,
+                flags,
+                sender_key: (form >= 1).then_some(k[0]),
+                receiver_key: (form >= 2).then_some(k[1]),
+                data_len: (form >= 3).then_some(d[0]),
+                checksum: (form >= 4).then_some(d[1]),
+            })
+        });
+    let join = (
+        any::<bool>(),
+        any::<u8>(),
+        any::<u64>(),
+        any::<u32>(),
+        0u8..3,
+        any::<[u8; 20]>(),
+    )
+        .prop_map(|(backup, addr_id, h, nonce, form, hmac)| {
+            MptcpOption::MpJoin(match form {
+                0 => MpJoin::Syn {
+                    backup,
+                    addr_id,
+                    token: h as u32,
+                    nonce,
+                },
+                1 => MpJoin::SynAck {
+                    backup,
+                    addr_id,
+                    hmac: h,
+                    nonce,
+                },
+                _ => MpJoin::Ack { hmac },
+            })
+        });
+    let mapping = (
+        arb_dss_seq(),
+        any::<u32>(),
+        any::<u16>(),
+        proptest::option::of(any::<u16>()),
+    )
+        .prop_map(|(dsn, ssn, data_len, checksum)| DssMapping {
+            dsn,
+            ssn,
+            data_len,
+            checksum,
+        });
+    let dss = (
+        any::<bool>(),
+        proptest::option::of(arb_dss_seq()),
+        proptest::option::of(mapping),
+    )
+        .prop_map(|(data_fin, data_ack, mapping)| {
+            MptcpOption::Dss(Dss {
+                data_fin,
+                data_ack,
+                mapping,
+            })
+        });
+    let addr = prop_oneof![
+        any::<u32>().prop_map(|a| IpAddr::V4(a.into())),
+        any::<u128>().prop_map(|a| IpAddr::V6(a.into())),
+    ];
+    let add = (
+        any::<bool>(),
+        any::<u8>(),
+        addr,
+        proptest::option::of(any::<u16>()),
+        any::<u64>(),
+    )
+        .prop_map(move |(echo, addr_id, addr, port, h)| {
+            let echo = echo && version == Version::V1;
+            let hmac = (version == Version::V1 && !echo).then_some(h);
+            MptcpOption::AddAddr(AddAddr {
+                echo,
+                addr_id,
+                addr,
+                port,
+                hmac,
+            })
+        });
+    prop_oneof![
+        mpc,
+        join,
+        dss,
+        add,
+        proptest::collection::vec(any::<u8>(), 1..=8)
+            .prop_map(|v| MptcpOption::RemoveAddr(RemoveAddr { addr_ids: leak(v) })),
+        (any::<bool>(), proptest::option::of(any::<u8>()))
+            .prop_map(|(backup, addr_id)| MptcpOption::MpPrio(MpPrio { backup, addr_id })),
+        any::<u64>().prop_map(|dsn| MptcpOption::MpFail(MpFail { dsn })),
+        any::<u64>()
+            .prop_map(|receiver_key| MptcpOption::MpFastclose(MpFastclose { receiver_key })),
+        (0u8..16, any::<u8>())
+            .prop_map(|(flags, reason)| MptcpOption::MpTcprst(MpTcprst { flags, reason })),
+    ]
+}
+
+fn arb_version_and_mptcp() -> impl Strategy<Value = (Version, Vec<MptcpOption<'static>>)> {
+    prop_oneof![Just(Version::V0), Just(Version::V1)].prop_flat_map(|v| {
+        (
+            Just(v),
+            proptest::collection::vec(arb_mptcp(v), 0..=MptcpOptions::CAPACITY),
+        )
+    })
+}
+
+proptest! {
+    #[test]
+    fn round_trip_with_mptcp((mut r, payload) in arb_repr(),
+                             (version, opts) in arb_version_and_mptcp(),
+                             (src, dst) in any_addrs()) {
+        r.payload = &payload;
+        r.mptcp_version = version;
+        r.mptcp = mptcp_of(&opts);
+        let before = r;
+        let report = r.fit_option_space();
+        prop_assert!(r.options_len() <= MAX_OPTIONS_LEN);
+        prop_assert_eq!(r.mptcp.len() + report.dropped.len(), opts.len());
+        // The base options are never touched.
+        prop_assert_eq!((r.max_seg_size, r.window_scale, r.sack_permitted, r.timestamp),
+                        (before.max_seg_size, before.window_scale, before.sack_permitted,
+                         before.timestamp));
+        let out = emit_vec(&r, src, dst);
+        let p = TcpPacket::new_checked(&out[..]).unwrap();
+        let back = TcpRepr::parse(&p, src, dst, true, version).unwrap();
+        prop_assert_eq!(back, r);
+    }
+
+    #[test]
+    fn fit_is_greedy_by_class((mut r, _payload) in arb_repr(), opts in
+                              proptest::collection::vec(arb_mptcp(Version::V1), 0..=6)) {
+        // Greedy: a dropped suboption did not fit in what was left when its turn came,
+        // which is at least what is left, SACK aside, after everything kept.
+        r.mptcp = mptcp_of(&opts);
+        let report = r.fit_option_space();
+        let n = r.sack_blocks();
+        let sack = if n == 0 { 0 } else { 4 + 8 * n };
+        let remaining = MAX_OPTIONS_LEN - (r.options_len() - sack);
+        for d in report.dropped.iter() {
+            prop_assert!(d.buffer_len().div_ceil(4) * 4 > remaining);
+        }
+        // SACK got what Linux would give it.
+        let want = if remaining < 12 { 0 } else { usize::from(report.sack_blocks_before).min((remaining - 4) / 8) };
+        prop_assert_eq!(n, want);
+    }
 }
