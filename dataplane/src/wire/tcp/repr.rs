@@ -366,7 +366,9 @@ impl<'a> TcpRepr<'a> {
     /// buffer. With `fill_checksum` the checksum is computed over exactly those bytes and
     /// the pseudo-header of `src` and `dst` (a mixed pair leaves it 0); without, the field
     /// is left 0 (for offload). `NoSpace` if the buffer is too short or the options do
-    /// not fit in 40 bytes (call [`TcpRepr::fit_option_space`] first).
+    /// not fit in 40 bytes (call [`TcpRepr::fit_option_space`] first); `Malformed` if an
+    /// MPTCP suboption has no wire form (see [`MptcpOption::emit`]). On error the buffer
+    /// may be partly written.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         packet: &mut TcpPacket<T>,
