@@ -10,6 +10,7 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod frame;
+pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod mptcp;
