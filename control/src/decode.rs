@@ -95,10 +95,11 @@ fn hex8(v: u32) -> String {
 }
 
 fn hex_bytes(b: &[u8]) -> String {
-    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }
 
 /// The JSON form of one MPTCP option (README.md documents it).
@@ -128,13 +129,23 @@ pub fn option_json(opt: &MptcpOption<'_>) -> Value {
         MptcpOption::MpJoin(j) => {
             put("subtype", "mp_join".into());
             match *j {
-                MpJoin::Syn { backup, addr_id, token, nonce } => {
+                MpJoin::Syn {
+                    backup,
+                    addr_id,
+                    token,
+                    nonce,
+                } => {
                     put("backup", backup.into());
                     put("addr_id", addr_id.into());
                     put("token", hex8(token).into());
                     put("nonce", hex8(nonce).into());
                 }
-                MpJoin::SynAck { backup, addr_id, hmac, nonce } => {
+                MpJoin::SynAck {
+                    backup,
+                    addr_id,
+                    hmac,
+                    nonce,
+                } => {
                     put("backup", backup.into());
                     put("addr_id", addr_id.into());
                     put("nonce", hex8(nonce).into());
@@ -203,7 +214,9 @@ pub fn option_json(opt: &MptcpOption<'_>) -> Value {
 
 /// The MPTCP options of a packet, in wire order. A kind-30 option that does not parse is
 /// reported as `unknown` with its subtype number (the high nibble of its third byte).
-fn mptcp_options<'a>(tcp: &'a TcpFrame<'a>) -> impl Iterator<Item = Result<MptcpOption<'a>, u8>> + 'a {
+fn mptcp_options<'a>(
+    tcp: &'a TcpFrame<'a>,
+) -> impl Iterator<Item = Result<MptcpOption<'a>, u8>> + 'a {
     tcp.options().filter_map(|o| match o {
         Ok(TcpOption::Mptcp(raw)) => Some(
             MptcpOption::parse(raw, Version::V1).map_err(|_| raw.get(2).map_or(0xff, |b| b >> 4)),

@@ -15,7 +15,12 @@ fn fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixture directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .collect();
     v.sort();
     assert!(v.len() >= 5, "kernel fixtures present");
@@ -26,7 +31,10 @@ fn tshark_available() -> bool {
     match Command::new("tshark").arg("--version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            assert!(std::env::var_os("CI").is_none(), "tshark is required in CI (ci/install-deps.sh)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tshark is required in CI (ci/install-deps.sh)"
+            );
             eprintln!("tshark not installed: skipping the comparison (CI installs it)");
             false
         }
@@ -99,19 +107,38 @@ fn canon(s: &str) -> String {
 
 fn tshark_rows(file: &Path) -> BTreeMap<u64, BTreeMap<&'static str, Vec<String>>> {
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(file).args(["-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    cmd.arg("-r").arg(file).args([
+        "-Y",
+        "tcp",
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
     let out = cmd.output().expect("run tshark");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut rows = BTreeMap::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         let mut m = BTreeMap::new();
         for (i, f) in FIELDS.iter().enumerate() {
             let c = cols.get(i).copied().unwrap_or("");
-            let vals: Vec<String> = if c.is_empty() { vec![] } else { c.split(',').map(canon).collect() };
+            let vals: Vec<String> = if c.is_empty() {
+                vec![]
+            } else {
+                c.split(',').map(canon).collect()
+            };
             m.insert(*f, vals);
         }
         let n: u64 = m["frame.number"][0].parse().unwrap();
@@ -134,12 +161,19 @@ fn flag(v: &Value) -> String {
 
 /// What our JSON says for each tshark field of one packet, in wire order.
 fn ours(pkt: &Value) -> BTreeMap<&'static str, Vec<String>> {
-    let mut m: BTreeMap<&'static str, Vec<String>> =
-        FIELDS.iter().chain(&[DSS_CHECKSUM]).map(|f| (*f, Vec::new())).collect();
+    let mut m: BTreeMap<&'static str, Vec<String>> = FIELDS
+        .iter()
+        .chain(&[DSS_CHECKSUM])
+        .map(|f| (*f, Vec::new()))
+        .collect();
     let mut put = |f: &'static str, v: String| m.get_mut(f).expect("known field").push(v);
     put("frame.number", num(&pkt["frame"]));
     let src = pkt["src"].as_str().unwrap();
-    let (s, d) = if src.contains(':') { ("ipv6.src", "ipv6.dst") } else { ("ip.src", "ip.dst") };
+    let (s, d) = if src.contains(':') {
+        ("ipv6.src", "ipv6.dst")
+    } else {
+        ("ip.src", "ip.dst")
+    };
     put(s, canon(src));
     put(d, canon(pkt["dst"].as_str().unwrap()));
     put("tcp.srcport", num(&pkt["sport"]));
@@ -197,7 +231,9 @@ fn ours(pkt: &Value) -> BTreeMap<&'static str, Vec<String>> {
                     put("tcp.options.mptcp.sendrand", hexu(&o["nonce"]));
                 }
                 match o["hmac"].as_str() {
-                    Some(h) if h.len() == 16 => put("tcp.options.mptcp.sendtrunchmac", hexu(&o["hmac"])),
+                    Some(h) if h.len() == 16 => {
+                        put("tcp.options.mptcp.sendtrunchmac", hexu(&o["hmac"]))
+                    }
                     Some(h) => put("tcp.options.mptcp.sendhmac", canon(h)),
                     None => {}
                 }
@@ -230,16 +266,29 @@ fn ours(pkt: &Value) -> BTreeMap<&'static str, Vec<String>> {
                     flags |= 0x10;
                 }
                 put("tcp.options.mptcp.flags", flags.to_string());
-                put("tcp.options.mptcp.dataack8.flag", u32::from(flags & 0x02 != 0).to_string());
-                put("tcp.options.mptcp.dseqn8.flag", u32::from(flags & 0x08 != 0).to_string());
-                put("tcp.options.mptcp.datafin.flag", u32::from(flags & 0x10 != 0).to_string());
+                put(
+                    "tcp.options.mptcp.dataack8.flag",
+                    u32::from(flags & 0x02 != 0).to_string(),
+                );
+                put(
+                    "tcp.options.mptcp.dseqn8.flag",
+                    u32::from(flags & 0x08 != 0).to_string(),
+                );
+                put(
+                    "tcp.options.mptcp.datafin.flag",
+                    u32::from(flags & 0x10 != 0).to_string(),
+                );
             }
             "add_addr" => {
                 put("tcp.options.mptcp.subtype", "3".into());
                 put("tcp.options.mptcp.echo", flag(&o["echo"]));
                 put("tcp.options.mptcp.addrid", num(&o["addr_id"]));
                 let a = o["addr"].as_str().unwrap();
-                let f = if a.contains(':') { "tcp.options.mptcp.ipv6" } else { "tcp.options.mptcp.ipv4" };
+                let f = if a.contains(':') {
+                    "tcp.options.mptcp.ipv6"
+                } else {
+                    "tcp.options.mptcp.ipv4"
+                };
                 put(f, canon(a));
                 if has("port") {
                     put("tcp.options.mptcp.port", num(&o["port"]));
@@ -294,7 +343,12 @@ fn pcap_decode_json_matches_tshark() {
             .arg("--json")
             .output()
             .expect("run mpdk");
-        assert!(out.status.success(), "mpdk pcap-decode {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mpdk pcap-decode {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ours_by_frame: BTreeMap<u64, Value> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -317,7 +371,12 @@ fn pcap_decode_json_matches_tshark() {
                     // Either tshark shows no DSS checksum (4.0) or it shows all of them.
                     let mut all = o[f].clone();
                     all.extend(o[DSS_CHECKSUM].iter().cloned());
-                    assert!(t[f] == o[f] || t[f] == all, "{name} frame {frame}: checksums {:?} vs {:?}", all, t[f]);
+                    assert!(
+                        t[f] == o[f] || t[f] == all,
+                        "{name} frame {frame}: checksums {:?} vs {:?}",
+                        all,
+                        t[f]
+                    );
                     dss_checksums_hidden += usize::from(t[f] == o[f]);
                     continue;
                 }
@@ -333,5 +392,8 @@ fn pcap_decode_json_matches_tshark() {
         "compared {compared} packets, {mptcp_values} MPTCP field values with tshark \
          ({dss_checksums_hidden} packets whose DSS checksum tshark does not display)"
     );
-    assert!(compared > 300 && mptcp_values > 1000, "the comparison covered real traffic");
+    assert!(
+        compared > 300 && mptcp_values > 1000,
+        "the comparison covered real traffic"
+    );
 }

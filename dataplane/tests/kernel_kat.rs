@@ -51,8 +51,14 @@ fn segments(bytes: &[u8]) -> Vec<Seg<'_>> {
     let mut out = Vec::new();
     for (i, rec) in capture.records().enumerate() {
         let rec = rec.expect("fixture records parse");
-        let Some(t) = tcp_of(rec.link_type, rec.data) else { continue };
-        assert!(t.verify_checksum(), "frame {}: TCP checksum (offloads were off)", i + 1);
+        let Some(t) = tcp_of(rec.link_type, rec.data) else {
+            continue;
+        };
+        assert!(
+            t.verify_checksum(),
+            "frame {}: TCP checksum (offloads were off)",
+            i + 1
+        );
         let p = t.packet();
         let mut mptcp = Vec::new();
         for o in t.options() {
@@ -194,26 +200,40 @@ fn analyse(bytes: &[u8]) -> Analysis<'_> {
                         None
                     }
                 });
-                let (ci, init_side) =
-                    found.unwrap_or_else(|| panic!("frame {}: join token {token:08x} matches no key", s.frame));
-                if !subflows.iter().any(|f| f.initiator == s.src && f.responder == s.dst) {
+                let (ci, init_side) = found.unwrap_or_else(|| {
+                    panic!("frame {}: join token {token:08x} matches no key", s.frame)
+                });
+                if !subflows
+                    .iter()
+                    .any(|f| f.initiator == s.src && f.responder == s.dst)
+                {
                     subflows.push(Subflow {
                         conn: ci,
                         initiator: s.src,
                         responder: s.dst,
                         init_side,
                         isn: HashMap::new(),
-                        join: Some(JoinSeen { token, init_nonce: nonce, ..Default::default() }),
+                        join: Some(JoinSeen {
+                            token,
+                            init_nonce: nonce,
+                            ..Default::default()
+                        }),
                     });
                 }
             }
         }
     }
-    let mut a = Analysis { segs, conns, subflows };
+    let mut a = Analysis {
+        segs,
+        conns,
+        subflows,
+    };
     // ISNs and the rest of each join handshake.
     for i in 0..a.segs.len() {
         let s = &a.segs[i];
-        let Some((fi, _)) = a.subflow_of(s) else { continue };
+        let Some((fi, _)) = a.subflow_of(s) else {
+            continue;
+        };
         let f = &mut a.subflows[fi];
         if s.flags.contains(TcpFlags::SYN) {
             f.isn.entry(s.src).or_insert(s.seq);
@@ -254,10 +274,14 @@ fn check_kernel_reported(name: &str, a: &Analysis<'_>) -> usize {
     let mut checked = 0;
     for role in ["client", "server"] {
         let side = &m["kernel_reported"][role];
-        let Some(local) = side["local"].as_str() else { continue };
+        let Some(local) = side["local"].as_str() else {
+            continue;
+        };
         let local = parse_sockaddr(local);
         let Some((conn, me)) = a.conns.iter().find_map(|c| {
-            (c.a == local).then_some((c, Side::A)).or((c.b == local).then_some((c, Side::B)))
+            (c.a == local)
+                .then_some((c, Side::A))
+                .or((c.b == local).then_some((c, Side::B)))
         }) else {
             panic!("{name}: no connection for {role} {local}");
         };
@@ -275,11 +299,19 @@ fn check_kernel_reported(name: &str, a: &Analysis<'_>) -> usize {
             assert_eq!(crypto::token(V1, my_key), token, "{name}: {role} token");
             if info["mptcpi_bytes_sent"].as_u64() == Some(0) {
                 let write_seq = info["mptcpi_write_seq"].as_u64().unwrap();
-                assert_eq!(crypto::idsn(V1, my_key).wrapping_add(1), write_seq, "{name}: {role} IDSN");
+                assert_eq!(
+                    crypto::idsn(V1, my_key).wrapping_add(1),
+                    write_seq,
+                    "{name}: {role} IDSN"
+                );
             }
             if info["mptcpi_bytes_received"].as_u64() == Some(0) {
                 let rcv_nxt = info["mptcpi_rcv_nxt"].as_u64().unwrap();
-                assert_eq!(crypto::idsn(V1, peer_key).wrapping_add(1), rcv_nxt, "{name}: {role} peer IDSN");
+                assert_eq!(
+                    crypto::idsn(V1, peer_key).wrapping_add(1),
+                    rcv_nxt,
+                    "{name}: {role} peer IDSN"
+                );
             }
             checked += 1;
         }
@@ -298,10 +330,18 @@ fn check_joins(name: &str, a: &Analysis<'_>) -> (usize, usize) {
         let kr = c.key(other(f.init_side));
         assert_eq!(crypto::token(V1, kr), j.token, "{name}: join token");
         if let Some((hmac, resp_nonce)) = j.resp {
-            assert_eq!(crypto::join_synack_hmac(V1, kr, ki, resp_nonce, j.init_nonce), hmac, "{name}: SYN/ACK HMAC");
+            assert_eq!(
+                crypto::join_synack_hmac(V1, kr, ki, resp_nonce, j.init_nonce),
+                hmac,
+                "{name}: SYN/ACK HMAC"
+            );
             synack += 1;
             if let Some(h) = j.ack_hmac {
-                assert_eq!(crypto::join_ack_hmac(V1, ki, kr, j.init_nonce, resp_nonce), h, "{name}: ACK HMAC");
+                assert_eq!(
+                    crypto::join_ack_hmac(V1, ki, kr, j.init_nonce, resp_nonce),
+                    h,
+                    "{name}: ACK HMAC"
+                );
                 ack += 1;
             }
         }
@@ -313,17 +353,35 @@ fn check_joins(name: &str, a: &Analysis<'_>) -> (usize, usize) {
 fn check_addr_and_fastclose(name: &str, a: &Analysis<'_>) -> (usize, usize) {
     let (mut add, mut fc) = (0, 0);
     for s in &a.segs {
-        let Some((fi, sender)) = a.subflow_of(s) else { continue };
+        let Some((fi, sender)) = a.subflow_of(s) else {
+            continue;
+        };
         let c = &a.conns[a.subflows[fi].conn];
         for o in &s.mptcp {
             match o {
                 MptcpOption::AddAddr(ad) if !ad.echo => {
-                    let want = crypto::add_addr_hmac(c.key(sender), c.key(other(sender)), ad.addr_id, ad.addr, ad.port);
-                    assert_eq!(Some(want), ad.hmac, "{name}: frame {} ADD_ADDR HMAC", s.frame);
+                    let want = crypto::add_addr_hmac(
+                        c.key(sender),
+                        c.key(other(sender)),
+                        ad.addr_id,
+                        ad.addr,
+                        ad.port,
+                    );
+                    assert_eq!(
+                        Some(want),
+                        ad.hmac,
+                        "{name}: frame {} ADD_ADDR HMAC",
+                        s.frame
+                    );
                     add += 1;
                 }
                 MptcpOption::MpFastclose(f) => {
-                    assert_eq!(f.receiver_key, c.key(other(sender)), "{name}: frame {} MP_FASTCLOSE key", s.frame);
+                    assert_eq!(
+                        f.receiver_key,
+                        c.key(other(sender)),
+                        "{name}: frame {} MP_FASTCLOSE key",
+                        s.frame
+                    );
                     fc += 1;
                 }
                 _ => {}
@@ -331,6 +389,43 @@ fn check_addr_and_fastclose(name: &str, a: &Analysis<'_>) -> (usize, usize) {
         }
     }
     (add, fc)
+}
+
+/// Every DATA_ACK, 8-byte or 4-byte (expanded to 64 bits from the peer's IDSN, RFC 8684
+/// §3.3), acknowledges a point of the peer's stream: between IDSN+1 and IDSN+1 + bytes
+/// sent + 1 (the DATA_FIN). Returns (8-byte, 4-byte) DATA_ACKs checked.
+fn check_data_acks(name: &str, a: &Analysis<'_>) -> (usize, usize) {
+    let m = meta(name);
+    let (mut wide, mut narrow) = (0, 0);
+    for s in &a.segs {
+        let Some((fi, sender)) = a.subflow_of(s) else {
+            continue;
+        };
+        let c = &a.conns[a.subflows[fi].conn];
+        let peer = other(sender);
+        let base = DataSeq(crypto::idsn(V1, c.key(peer)).wrapping_add(1));
+        let dir = if peer == Side::A { "c2s" } else { "s2c" };
+        let sent = m["payload"][dir]["len"].as_u64().expect("payload length");
+        for o in &s.mptcp {
+            let MptcpOption::Dss(d) = o else { continue };
+            let Some(ack) = d.data_ack else { continue };
+            let full = if ack.wide {
+                wide += 1;
+                DataSeq(ack.value)
+            } else {
+                narrow += 1;
+                DataSeq::expand(ack.value as u32, base)
+            };
+            let off = full - base;
+            assert!(
+                off <= sent + 1,
+                "{name}: frame {} DATA_ACK {} is {off} past IDSN+1 (sent {sent})",
+                s.frame,
+                full.0
+            );
+        }
+    }
+    (wide, narrow)
 }
 
 /// What one direction of a connection carried at the data level.
@@ -342,18 +437,25 @@ struct DataLevel {
     csums_checked: usize,
 }
 
+/// A mapping as seen: (DSN expanded to 64 bits, relative subflow seq, data-level length,
+/// DATA_FIN, checksum).
+type Mapping = (u64, u32, u16, bool, Option<u16>);
+
 /// Rebuilds each direction's data-level stream from the DSS mappings and the subflow
 /// bytes (RFC 8684 §3.3.1), checking every DSS checksum over its whole mapping.
 fn rebuild_data(name: &str, a: &Analysis<'_>) -> HashMap<(usize, Side), DataLevel> {
     // Subflow byte streams by (subflow, sender), keyed by relative sequence number.
     let mut sub: HashMap<(usize, Side), BTreeMap<u32, u8>> = HashMap::new();
-    // Mappings by (subflow, sender): (dsn64, ssn, len, fin, csum).
-    let mut maps: HashMap<(usize, Side), Vec<(u64, u32, u16, bool, Option<u16>)>> = HashMap::new();
+    let mut maps: HashMap<(usize, Side), Vec<Mapping>> = HashMap::new();
     for s in &a.segs {
-        let Some((fi, side)) = a.subflow_of(s) else { continue };
+        let Some((fi, side)) = a.subflow_of(s) else {
+            continue;
+        };
         let f = &a.subflows[fi];
         let c = &a.conns[f.conn];
-        let Some(&isn) = f.isn.get(&s.src) else { continue };
+        let Some(&isn) = f.isn.get(&s.src) else {
+            continue;
+        };
         let rel = s.seq.wrapping_sub(isn);
         let bytes = sub.entry((fi, side)).or_default();
         for (i, b) in s.payload.iter().enumerate() {
@@ -369,7 +471,11 @@ fn rebuild_data(name: &str, a: &Analysis<'_>) -> HashMap<(usize, Side), DataLeve
                 }
                 MptcpOption::Dss(d) => {
                     if let Some(mp) = d.mapping {
-                        let dsn = if mp.dsn.wide { DataSeq(mp.dsn.value) } else { DataSeq::expand(mp.dsn.value as u32, base) };
+                        let dsn = if mp.dsn.wide {
+                            DataSeq(mp.dsn.value)
+                        } else {
+                            DataSeq::expand(mp.dsn.value as u32, base)
+                        };
                         list.push((dsn.0, mp.ssn, mp.data_len, d.data_fin, mp.checksum));
                     }
                 }
@@ -393,19 +499,27 @@ fn rebuild_data(name: &str, a: &Analysis<'_>) -> HashMap<(usize, Side), DataLeve
             // subflow's payload (RFC 8684 §3.3.3).
             let fin_octet = fin && !bytes.contains_key(&ssn.wrapping_add(u32::from(len) - 1));
             let data_len = u32::from(len) - u32::from(fin_octet);
-            let data: Option<Vec<u8>> = (0..data_len).map(|i| bytes.get(&ssn.wrapping_add(i)).copied()).collect();
+            let data: Option<Vec<u8>> = (0..data_len)
+                .map(|i| bytes.get(&ssn.wrapping_add(i)).copied())
+                .collect();
             let Some(data) = data else { continue }; // not all captured (an abort)
             dl.mappings += 1;
             for (i, b) in data.iter().enumerate() {
                 let off = dsn.wrapping_sub(base) + i as u64;
                 if let Some(prev) = dl.stream.insert(off, *b) {
-                    assert_eq!(prev, *b, "{name}: two mappings disagree at data offset {off}");
+                    assert_eq!(
+                        prev, *b,
+                        "{name}: two mappings disagree at data offset {off}"
+                    );
                 }
             }
             if let Some(csum) = csum {
                 let mut d = DssCsum::new(dsn, ssn, len);
                 d.add_payload(&data);
-                assert!(d.verify(csum), "{name}: DSS checksum of mapping dsn={dsn} ssn={ssn} len={len}");
+                assert!(
+                    d.verify(csum),
+                    "{name}: DSS checksum of mapping dsn={dsn} ssn={ssn} len={len}"
+                );
                 assert_eq!(d.finish(), csum, "{name}: DSS checksum value");
                 dl.csums_checked += 1;
             }
@@ -418,7 +532,11 @@ fn stream_sha256(dl: &DataLevel) -> (usize, String) {
     let bytes: Vec<u8> = dl.stream.values().copied().collect();
     // The stream must be contiguous from offset 0.
     if let Some((&last, _)) = dl.stream.iter().next_back() {
-        assert_eq!(last as usize + 1, bytes.len(), "data-level stream has holes");
+        assert_eq!(
+            last as usize + 1,
+            bytes.len(),
+            "data-level stream has holes"
+        );
     }
     let h = Sha256::digest(&bytes);
     (bytes.len(), h.iter().map(|b| format!("{b:02x}")).collect())
@@ -436,12 +554,20 @@ fn run(name: &str, file: &str, e: Expect) {
     let bytes = std::fs::read(fixture_dir().join(file)).expect("fixture exists");
     let a = analyse(&bytes);
     assert_eq!(a.conns.len(), 1, "{name}: one MPTCP connection");
-    assert!(check_kernel_reported(name, &a) > 0, "{name}: kernel snapshots checked");
+    assert!(
+        check_kernel_reported(name, &a) > 0,
+        "{name}: kernel snapshots checked"
+    );
     let (synack, ack) = check_joins(name, &a);
-    assert!(synack >= e.joins && ack >= e.joins, "{name}: joins checked {synack}/{ack}");
+    assert!(
+        synack >= e.joins && ack >= e.joins,
+        "{name}: joins checked {synack}/{ack}"
+    );
     let (add, fc) = check_addr_and_fastclose(name, &a);
     assert!(add >= e.add_addr, "{name}: ADD_ADDR HMACs checked: {add}");
     assert!(fc >= e.fastclose, "{name}: MP_FASTCLOSE checked: {fc}");
+    let (wide, _) = check_data_acks(name, &a);
+    assert!(wide > 0, "{name}: 8-byte DATA_ACKs checked");
     let data = rebuild_data(name, &a);
     let c = &a.conns[0];
     assert_eq!(c.checksums, e.csums, "{name}: checksum flag in MP_CAPABLE");
@@ -452,43 +578,123 @@ fn run(name: &str, file: &str, e: Expect) {
     if e.whole_streams {
         let m = meta(name);
         for (side, dir) in [(Side::A, "c2s"), (Side::B, "s2c")] {
-            let dl = data.get(&(0, side)).unwrap_or_else(|| panic!("{name}: no data {dir}"));
+            let dl = data
+                .get(&(0, side))
+                .unwrap_or_else(|| panic!("{name}: no data {dir}"));
             let (len, sha) = stream_sha256(dl);
-            assert_eq!(len as u64, m["payload"][dir]["len"].as_u64().unwrap(), "{name}: {dir} length");
-            assert_eq!(sha, m["payload"][dir]["sha256"].as_str().unwrap(), "{name}: {dir} sha256");
+            assert_eq!(
+                len as u64,
+                m["payload"][dir]["len"].as_u64().unwrap(),
+                "{name}: {dir} length"
+            );
+            assert_eq!(
+                sha,
+                m["payload"][dir]["sha256"].as_str().unwrap(),
+                "{name}: {dir} sha256"
+            );
         }
     }
 }
 
 #[test]
 fn mp_capable_v1() {
-    run("mpc_v1", "mpc_v1.pcap", Expect { joins: 0, add_addr: 0, fastclose: 0, csums: false, whole_streams: true });
+    run(
+        "mpc_v1",
+        "mpc_v1.pcap",
+        Expect {
+            joins: 0,
+            add_addr: 0,
+            fastclose: 0,
+            csums: false,
+            whole_streams: true,
+        },
+    );
 }
 
 #[test]
 fn mp_join_second_subflow() {
-    run("join", "join.pcap", Expect { joins: 1, add_addr: 0, fastclose: 0, csums: false, whole_streams: true });
+    run(
+        "join",
+        "join.pcap",
+        Expect {
+            joins: 1,
+            add_addr: 0,
+            fastclose: 0,
+            csums: false,
+            whole_streams: true,
+        },
+    );
+}
+
+/// Linux sends 4-byte DATA_ACKs beside 8-byte DSNs once the connection is up; our
+/// 32-to-64-bit expansion must land them inside the stream.
+#[test]
+fn four_byte_data_acks_expand() {
+    let bytes = std::fs::read(fixture_dir().join("join.pcap")).unwrap();
+    let a = analyse(&bytes);
+    let (_, narrow) = check_data_acks("join", &a);
+    assert!(narrow > 0, "the capture has 4-byte DATA_ACKs");
 }
 
 #[test]
 fn add_addr_signal_and_join() {
-    run("add_addr", "add_addr.pcapng", Expect { joins: 1, add_addr: 1, fastclose: 0, csums: false, whole_streams: true });
+    run(
+        "add_addr",
+        "add_addr.pcapng",
+        Expect {
+            joins: 1,
+            add_addr: 1,
+            fastclose: 0,
+            csums: false,
+            whole_streams: true,
+        },
+    );
 }
 
 #[test]
 fn dss_checksums() {
-    run("checksum", "checksum.pcap", Expect { joins: 0, add_addr: 0, fastclose: 0, csums: true, whole_streams: true });
+    run(
+        "checksum",
+        "checksum.pcap",
+        Expect {
+            joins: 0,
+            add_addr: 0,
+            fastclose: 0,
+            csums: true,
+            whole_streams: true,
+        },
+    );
 }
 
 #[test]
 fn fastclose() {
-    run("fastclose", "fastclose.pcap", Expect { joins: 0, add_addr: 0, fastclose: 1, csums: false, whole_streams: false });
+    run(
+        "fastclose",
+        "fastclose.pcap",
+        Expect {
+            joins: 0,
+            add_addr: 0,
+            fastclose: 1,
+            csums: false,
+            whole_streams: false,
+        },
+    );
 }
 
 #[test]
 fn refused_join_tcprst() {
     let name = "tcprst";
-    run(name, "tcprst.pcap", Expect { joins: 0, add_addr: 0, fastclose: 0, csums: false, whole_streams: true });
+    run(
+        name,
+        "tcprst.pcap",
+        Expect {
+            joins: 0,
+            add_addr: 0,
+            fastclose: 0,
+            csums: false,
+            whole_streams: true,
+        },
+    );
     let bytes = std::fs::read(fixture_dir().join("tcprst.pcap")).unwrap();
     let segs = segments(&bytes);
     let rst: Vec<_> = segs
@@ -505,7 +711,19 @@ fn refused_join_tcprst() {
 
 #[test]
 fn ipv6() {
-    run("ipv6", "ipv6.pcap", Expect { joins: 0, add_addr: 0, fastclose: 0, csums: false, whole_streams: true });
+    run(
+        "ipv6",
+        "ipv6.pcap",
+        Expect {
+            joins: 0,
+            add_addr: 0,
+            fastclose: 0,
+            csums: false,
+            whole_streams: true,
+        },
+    );
     let bytes = std::fs::read(fixture_dir().join("ipv6.pcap")).unwrap();
-    assert!(segments(&bytes).iter().all(|s| matches!(s.src.ip(), IpAddr::V6(_))));
+    assert!(segments(&bytes)
+        .iter()
+        .all(|s| matches!(s.src.ip(), IpAddr::V6(_))));
 }
