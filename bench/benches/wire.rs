@@ -10,7 +10,9 @@ fn bench_checksum(c: &mut Criterion) {
     let data: Vec<u8> = (0..1460u32).map(|i| (i * 7 + 3) as u8).collect();
     let mut g = c.benchmark_group("checksum");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("fast_1460", |b| b.iter(|| checksum::checksum(black_box(&data))));
+    g.bench_function("fast_1460", |b| {
+        b.iter(|| checksum::checksum(black_box(&data)))
+    });
     g.bench_function("rfc1071_reference_1460", |b| {
         b.iter(|| checksum::reference(black_box(&data)))
     });
@@ -25,8 +27,13 @@ fn bench_checksum(c: &mut Criterion) {
     });
     g.bench_function("pseudo_v4", |b| {
         b.iter(|| {
-            Checksum::pseudo_v4(black_box([10, 0, 1, 1].into()), [10, 0, 1, 2].into(), 6, 1480)
-                .fold()
+            Checksum::pseudo_v4(
+                black_box([10, 0, 1, 1].into()),
+                [10, 0, 1, 2].into(),
+                6,
+                1480,
+            )
+            .fold()
         })
     });
     g.finish();
@@ -35,9 +42,15 @@ fn bench_checksum(c: &mut Criterion) {
 fn bench_mptcp(c: &mut Criterion) {
     let dss = MptcpOption::Dss(Dss {
         data_fin: false,
-        data_ack: Some(DssSeq { value: 0x1122_3344_5566_7788, wide: true }),
+        data_ack: Some(DssSeq {
+            value: 0x1122_3344_5566_7788,
+            wide: true,
+        }),
         mapping: Some(DssMapping {
-            dsn: DssSeq { value: 0x0102_0304_0506_0708, wide: true },
+            dsn: DssSeq {
+                value: 0x0102_0304_0506_0708,
+                wide: true,
+            },
             ssn: 1,
             data_len: 1428,
             checksum: None,
