@@ -50,6 +50,7 @@ pub mod host;
 pub mod link;
 pub mod middlebox;
 pub mod rng;
+pub mod tcp_middlebox;
 pub mod toy;
 
 mod capture;
@@ -64,6 +65,10 @@ pub use link::{Dir, LinkConfig, LinkId, LinkStats, QueueLimit};
 pub use middlebox::{Corrupter, DropIf, MapFrame, Middlebox, Verdict};
 pub use network::{Network, RunOutcome};
 pub use rng::Rng;
+pub use tcp_middlebox::{
+    locate_tcp, CorruptPayload, MapTcp, RewriteOption, StripOption, TcpLocation, TcpMiddleboxStats,
+    Which,
+};
 
 /// Folds one delivery (time, a tag, the bytes) into a running trace hash. Stable across
 /// versions and platforms; not cryptographic. Used by [`Network::trace_hash`] and
