@@ -8,7 +8,7 @@
 //!
 //! TCP-aware middleboxes (strip MP_CAPABLE/option 30 from SYNs, SYN/ACKs, third ACKs or
 //! all segments; corrupt a payload byte and fix the TCP checksum so that only the DSS
-//! checksum notices) belong next to these once the TCP wire codec is available.
+//! checksum notices) are in `tcp_middlebox`.
 
 use core::any::Any;
 use core::fmt;

@@ -22,7 +22,7 @@
 //! [`Network::middlebox`](super::Network::middlebox).
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 use core::ops::Range;
 use std::collections::HashMap;
 
@@ -32,19 +32,9 @@ use crate::seq::SubflowSeq;
 use crate::time::Instant;
 use crate::wire::be;
 use crate::wire::checksum::{update_u16, Checksum};
-use crate::wire::tcp::{kind, TcpFlags, TcpPacket, PROTOCOL};
+use crate::wire::frame;
+use crate::wire::tcp::{kind, TcpFlags, TcpPacket};
 
-const ETHERNET_HEADER_LEN: usize = 14;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// 802.1Q, 802.1ad, and the pre-standard QinQ TPID.
-const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
-const MAX_VLAN_TAGS: usize = 2;
-const VLAN_TAG_LEN: usize = 4;
-const IPV4_MIN_HEADER_LEN: usize = 20;
-const IPV6_HEADER_LEN: usize = 40;
-/// Extension headers walked before giving up (a chain longer than this is not TCP to us).
-const MAX_IPV6_EXT_HEADERS: usize = 8;
 /// Offset of the checksum field in the TCP header.
 const TCP_CHECKSUM_AT: usize = 16;
 
@@ -60,93 +50,17 @@ pub struct TcpLocation {
     pub segment: Range<usize>,
 }
 
-/// Finds the TCP segment in an Ethernet frame (no FCS), behind up to two VLAN tags and an
-/// IPv4 header (options allowed) or an IPv6 header (hop-by-hop, destination options and
-/// exhausted routing headers skipped). `None` for anything else: not IP, not TCP, a
-/// fragment, lengths that do not add up, or a TCP header that fails
-/// [`TcpPacket::check_len`]. Never panics.
-pub fn locate_tcp(frame: &[u8]) -> Option<TcpLocation> {
-    let mut at = ETHERNET_HEADER_LEN - 2;
-    let mut ethertype = be::u16(frame.get(..ETHERNET_HEADER_LEN)?, at);
-    for _ in 0..MAX_VLAN_TAGS {
-        if !VLAN_TPIDS.contains(&ethertype) {
-            break;
-        }
-        at += VLAN_TAG_LEN;
-        ethertype = be::u16(frame.get(..at + 2)?, at);
-    }
-    let ip = at + 2;
-    let loc = match ethertype {
-        ETHERTYPE_IPV4 => locate_in_ipv4(frame, ip)?,
-        ETHERTYPE_IPV6 => locate_in_ipv6(frame, ip)?,
-        _ => return None,
-    };
-    TcpPacket::new_checked(frame.get(loc.segment.clone())?).ok()?;
-    Some(loc)
-}
-
-fn locate_in_ipv4(frame: &[u8], at: usize) -> Option<TcpLocation> {
-    let ip = frame.get(at..)?;
-    let ver_ihl = *ip.first()?;
-    let ihl = usize::from(ver_ihl & 0x0f) * 4;
-    let total = usize::from(be::u16(ip, 2));
-    if ver_ihl >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || total < ihl || total > ip.len() {
-        return None;
-    }
-    // Only a whole datagram holds a whole segment: no MF flag, no fragment offset.
-    if be::u16(ip, 6) & 0x3fff != 0 || ip.get(9) != Some(&PROTOCOL) {
-        return None;
-    }
+/// Finds the TCP segment in an Ethernet frame (no FCS) with [`frame::parse_ethernet`]:
+/// at most one VLAN tag, IPv4 with options, IPv6 with skippable extension headers.
+/// `None` for anything else (not IP, not TCP, a fragment, lengths that do not add up, a
+/// malformed TCP header). Never panics.
+pub fn locate_tcp(data: &[u8]) -> Option<TcpLocation> {
+    let t = frame::parse_ethernet(data).ok()??;
     Some(TcpLocation {
-        src: IpAddr::V4(Ipv4Addr::from(be::u32(ip, 12))),
-        dst: IpAddr::V4(Ipv4Addr::from(be::u32(ip, 16))),
-        segment: at + ihl..at + total,
+        src: t.src_addr,
+        dst: t.dst_addr,
+        segment: t.tcp_offset..t.tcp_offset + t.segment.len(),
     })
-}
-
-fn locate_in_ipv6(frame: &[u8], at: usize) -> Option<TcpLocation> {
-    let ip = frame.get(at..)?;
-    let fixed = ip.get(..IPV6_HEADER_LEN)?;
-    // A payload length of 0 announces a jumbogram (RFC 2675): not on our links.
-    let end = IPV6_HEADER_LEN + usize::from(be::u16(fixed, 4));
-    if fixed.first()? >> 4 != 6 || end == IPV6_HEADER_LEN || end > ip.len() {
-        return None;
-    }
-    let addr = |r: Range<usize>| -> Option<Ipv6Addr> {
-        let b: [u8; 16] = fixed.get(r)?.try_into().ok()?;
-        Some(Ipv6Addr::from(b))
-    };
-    let (src, dst) = (addr(8..24)?, addr(24..40)?);
-    let mut next = *fixed.get(6)?;
-    let mut off = IPV6_HEADER_LEN;
-    for _ in 0..MAX_IPV6_EXT_HEADERS {
-        match next {
-            PROTOCOL => {
-                return Some(TcpLocation {
-                    src: IpAddr::V6(src),
-                    dst: IpAddr::V6(dst),
-                    segment: at + off..at + end,
-                })
-            }
-            // Hop-by-hop options, routing, destination options: (length + 1) * 8 bytes.
-            0 | 43 | 60 => {
-                let h = ip.get(off..(off + 4).min(end))?;
-                // RFC 8200 §8.1: with segments left, the checksum covers the final
-                // destination, not the one in the header: leave such packets alone.
-                if next == 43 && h.get(3).copied().unwrap_or(1) != 0 {
-                    return None;
-                }
-                next = *h.first()?;
-                off += (usize::from(*h.get(1)?) + 1) * 8;
-                if off > end {
-                    return None;
-                }
-            }
-            // Fragments, ESP, AH, "no next header" and the rest: not a segment to rewrite.
-            _ => return None,
-        }
-    }
-    None
 }
 
 /// Runs `f` on the TCP segment in `frame[range]`, then adjusts the checksum field so that

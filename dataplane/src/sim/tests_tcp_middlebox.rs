@@ -448,17 +448,19 @@ fn third_ack_is_tracked_per_flow() {
 fn vlan_and_ipv6_extension_headers() {
     let r = syn(1, 2);
     let ranges_of = |f: &[u8]| option_ranges(f, kind::MPTCP);
-    for vlans in [&[][..], &[10], &[10, 20]] {
+    for vlans in [&[][..], &[10]] {
         for (c, s) in [(C4, S4), (C6, S6)] {
             let f = frame_vlan(c, s, vlans, &r);
             let (_, out) = run(&mut StripOption::mptcp(Which::Syn), &f);
             assert_nopped(&f, &out, &ranges_of(&f));
         }
     }
-    // Three tags is more than a middlebox looks through.
-    let f = frame_vlan(C4, S4, &[1, 2, 3], &r);
-    assert_eq!(locate_tcp(&f), None);
-    assert_eq!(run(&mut StripOption::mptcp(Which::All), &f).1, f);
+    // Stacked tags are more than the codec (and so a middlebox) looks through.
+    for vlans in [&[1, 2][..], &[1, 2, 3]] {
+        let f = frame_vlan(C4, S4, vlans, &r);
+        assert_eq!(locate_tcp(&f), None);
+        assert_eq!(run(&mut StripOption::mptcp(Which::All), &f).1, f);
+    }
 
     // IPv6 with one 8-byte extension header of type `next` and the given third byte.
     let with_ext = |next: u8, b3: u8| {
@@ -902,7 +904,7 @@ fn any_valid_frame() -> impl Strategy<Value = Vec<u8>> {
         )),
         (any::<u16>(), any::<u32>()).prop_map(|(p, s)| dss_ack(p, s, 1)),
     ];
-    (reprs, any::<bool>(), 0usize..3).prop_map(|(r, v6, tags)| {
+    (reprs, any::<bool>(), 0usize..2).prop_map(|(r, v6, tags)| {
         let (c, s) = if v6 { (C6, S6) } else { (C4, S4) };
         frame_vlan(c, s, &[7, 8][..tags], &r)
     })
