@@ -127,6 +127,10 @@ pub struct AckSummary {
     pub exit_recovery: bool,
     /// The ACK covered the point recorded at the last RTO; the RTO loss phase ended.
     pub exit_loss: bool,
+    /// A cumulative ACK during recovery that did not cover RecoveryPoint
+    /// (RFC 6582 §3.2 step 5). Without SACK the caller retransmits
+    /// [`Scoreboard::first_segment`] on it.
+    pub partial_ack: bool,
 }
 
 /// What to send next during recovery ([`Scoreboard::next_seg`]).
@@ -178,6 +182,11 @@ pub struct Scoreboard {
     recovery_barrier: SubflowSeq,
     /// SACK blocks dropped for lack of room, since creation.
     overflows: u64,
+    /// The peer does SACK. Without it, duplicate ACKs stand in for SACKed segments.
+    sack: bool,
+    /// Without SACK: duplicate ACKs not yet matched by cumulative ACKs, each counted as
+    /// one segment that left the network (Linux's `tcp_add_reno_sack`).
+    reno_dupacks: u32,
 }
 
 impl Scoreboard {
@@ -198,6 +207,8 @@ impl Scoreboard {
             loss_point: None,
             recovery_barrier: snd_una,
             overflows: 0,
+            sack: true,
+            reno_dupacks: 0,
         }
     }
 
@@ -260,6 +271,17 @@ impl Scoreboard {
     pub fn is_sacked(&self, seq: SubflowSeq, len: usize) -> bool {
         let b = SackBlock::new(seq, seq + len);
         self.ranges().iter().any(|r| r.contains(&b))
+    }
+
+    /// Whether the peer does SACK (RFC 2018 §2: SACK-permitted in both SYNs). Without it,
+    /// use [`update_no_sack`](Self::update_no_sack) and no rescue retransmission is made.
+    pub fn set_sack_enabled(&mut self, on: bool) {
+        self.sack = on;
+    }
+
+    /// Without SACK: duplicate ACKs counted as segments that left the network.
+    pub fn reno_dupacks(&self) -> u32 {
+        self.reno_dupacks
     }
 
     /// Forgets all SACK information (RFC 2018 §8 lets a sender do so after an RTO, since
@@ -327,13 +349,61 @@ impl Scoreboard {
             }
         }
 
+        self.finish(&mut s, high_data);
+        s
+    }
+
+    /// [`update`](Self::update) for a peer without SACK (RFC 5681 §3.2, RFC 6582).
+    /// `dup` says the ACK is a duplicate by RFC 5681 §2's definition (no data, no
+    /// SYN/FIN, `ack == SND.UNA`, same window, data outstanding), which the caller
+    /// checks. Each duplicate ACK counts as one segment that left the network, which
+    /// shrinks the pipe as RFC 5681 §3.2's window inflation would grow cwnd.
+    pub fn update_no_sack(
+        &mut self,
+        ack: SubflowSeq,
+        dup: bool,
+        high_data: SubflowSeq,
+    ) -> AckSummary {
+        let mut s = AckSummary::default();
+        if ack > self.high_ack && ack <= high_data {
+            s.acked = ack - self.high_ack;
+            // The first segment acknowledged filled the hole; the others had been
+            // counted by duplicate ACKs (Linux's tcp_remove_reno_sacks).
+            let segs = s.acked.div_ceil(self.smss);
+            let matched = u32::try_from(segs.saturating_sub(1)).unwrap_or(u32::MAX);
+            self.reno_dupacks = self.reno_dupacks.saturating_sub(matched);
+            self.advance(ack);
+            self.dup_acks = 0;
+        } else if dup && ack == self.high_ack && high_data > self.high_ack {
+            s.dup_ack = true;
+            if !self.in_recovery() {
+                self.dup_acks = self.dup_acks.saturating_add(1);
+            }
+            let outstanding = (high_data - self.high_ack).div_ceil(self.smss);
+            if (self.reno_dupacks as usize) < outstanding {
+                self.reno_dupacks += 1;
+            }
+        }
+        self.finish(&mut s, high_data);
+        s
+    }
+
+    /// Recovery exit, loss-phase exit and recovery entry checks shared by both updates.
+    fn finish(&mut self, s: &mut AckSummary, high_data: SubflowSeq) {
         if let Some(rp) = self.recovery_point {
             // RFC 6675 §5 (A): a cumulative ACK covering RecoveryPoint ends recovery; it
             // MUST be terminated.
             if self.high_ack >= rp {
                 self.recovery_point = None;
                 self.rescue_rxt = None;
+                self.reno_dupacks = 0;
                 s.exit_recovery = true;
+            } else if s.acked > 0 {
+                s.partial_ack = true;
+                if !self.sack {
+                    // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment.
+                    self.high_rxt = self.high_ack;
+                }
             }
         }
         if let Some(lp) = self.loss_point {
@@ -348,10 +418,11 @@ impl Scoreboard {
             && self.high_ack >= self.recovery_barrier
             && high_data > self.high_ack
         {
-            // RFC 6675 §5 (1): DupAcks >= DupThresh; (2): IsLost(HighACK + 1).
+            // RFC 6675 §5 (1): DupAcks >= DupThresh; (2): IsLost(HighACK + 1). Without
+            // SACK, RFC 6582 §3.2 step 1: three duplicates and the ACK is above the
+            // previous recovery's `recover` (the barrier).
             s.enter_recovery = self.dup_acks >= self.dup_thresh || self.is_lost(self.high_ack);
         }
-        s
     }
 
     /// Moves HighACK to `ack`, dropping SACK ranges it covers.
@@ -488,7 +559,9 @@ impl Scoreboard {
                 pipe += (rxt.min(right)) - left;
             }
         });
-        pipe
+        // Without SACK each duplicate ACK means a segment left the network; this is
+        // RFC 5681 §3.2's window inflation seen from the pipe's side.
+        pipe.saturating_sub(self.reno_dupacks as usize * self.smss)
     }
 
     /// RFC 6675 `NextSeg()`: what to send next in recovery (or in the loss phase after an
@@ -535,6 +608,9 @@ impl Scoreboard {
             return Some(seg(h));
         }
         // Rule 4: one rescue retransmission per recovery, of the highest unSACKed byte.
+        if !self.sack {
+            return None;
+        }
         self.recovery_point?;
         if self.rescue_rxt.is_some_and(|r| self.high_ack <= r) {
             return None;
@@ -613,6 +689,7 @@ impl Scoreboard {
         };
         self.high_rxt = self.high_ack;
         self.dup_acks = 0;
+        self.reno_dupacks = 0;
     }
 }
 

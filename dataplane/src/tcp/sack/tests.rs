@@ -396,3 +396,69 @@ proptest! {
         prop_assert_eq!(sb.pipe(s(high_data)), m.pipe(high_data, rxt));
     }
 }
+
+#[test]
+fn no_sack_dupacks_enter_recovery_and_shrink_pipe() {
+    let mut sb = board();
+    sb.set_sack_enabled(false);
+    let hd = s(1000);
+    assert!(!sb.update_no_sack(s(0), true, hd).enter_recovery);
+    assert!(!sb.update_no_sack(s(0), true, hd).enter_recovery);
+    let r = sb.update_no_sack(s(0), true, hd);
+    assert!(r.dup_ack && r.enter_recovery);
+    assert_eq!(sb.reno_dupacks(), 3);
+    // Three segments left the network: cwnd = ssthresh + 3 SMSS in RFC 5681 terms.
+    assert_eq!(sb.pipe(hd), 700);
+    sb.enter_recovery(hd);
+    assert_eq!(
+        sb.first_segment(hd),
+        Some(NextSeg::Retransmit {
+            seq: s(0),
+            len: 100
+        })
+    );
+    sb.on_retransmit(s(0), 100);
+    assert_eq!(sb.pipe(hd), 800);
+    // More duplicates keep shrinking the pipe; there is nothing to pick but new data,
+    // and no rescue retransmission without SACK.
+    sb.update_no_sack(s(0), true, hd);
+    assert_eq!(sb.pipe(hd), 700);
+    assert_eq!(sb.next_seg(hd, true), Some(NextSeg::NewData));
+    assert_eq!(sb.next_seg(hd, false), None);
+    // A partial ACK of 4 segments: the first filled the hole, three matched dupacks.
+    let r = sb.update_no_sack(s(400), false, hd);
+    assert!(r.partial_ack && !r.exit_recovery);
+    assert_eq!(sb.reno_dupacks(), 1);
+    // RFC 6582 step 5: the next hole's head is retransmitted.
+    assert_eq!(
+        sb.first_segment(hd),
+        Some(NextSeg::Retransmit {
+            seq: s(400),
+            len: 100
+        })
+    );
+    assert_eq!(sb.high_rxt(), s(400));
+    let r = sb.update_no_sack(s(1000), false, hd);
+    assert!(r.exit_recovery);
+    assert_eq!(sb.reno_dupacks(), 0);
+    // A duplicate with nothing outstanding is not counted.
+    let r = sb.update_no_sack(s(1000), true, hd);
+    assert!(!r.dup_ack);
+}
+
+#[test]
+fn no_new_no_sack_recovery_below_recover() {
+    let mut sb = board();
+    sb.set_sack_enabled(false);
+    for _ in 0..3 {
+        sb.update_no_sack(s(0), true, s(1000));
+    }
+    sb.enter_recovery(s(1000));
+    sb.update_no_sack(s(1000), false, s(1500));
+    // RFC 6582 §3.2 step 1 is satisfied now (ack covers recover): three new duplicates
+    // start a new recovery.
+    for i in 0..3 {
+        let r = sb.update_no_sack(s(1000), true, s(1500));
+        assert_eq!(r.enter_recovery, i == 2);
+    }
+}
