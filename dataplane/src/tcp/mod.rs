@@ -14,7 +14,7 @@
 //! | [`buffer`] | fixed-capacity byte ring used for both send and receive data |
 //! | [`assembler`] | out-of-order receive ranges and the SACK blocks to advertise (RFC 2018 §4) |
 //! | [`sack`] | the sender's SACK scoreboard and RFC 6675 loss recovery (IsLost, NextSeg, pipe) |
-//! | [`congestion`] | the [`congestion::CongestionControl`] trait, NewReno and CUBIC |
+//! | [`congestion`] | the [`congestion::CongestionControl`] trait, NewReno, CUBIC (+HyStart++), LIA |
 //!
 //! # How the connection state machine uses them
 //!
@@ -86,6 +86,8 @@ pub enum CongestionAlgorithm {
     /// CUBIC (RFC 9438), Linux's default.
     #[default]
     Cubic,
+    /// LIA (RFC 6356), MPTCP's coupled controller; NewReno on a lone flow.
+    Lia,
 }
 
 /// Where the minimum RTO applies.

@@ -1,5 +1,6 @@
 //! Congestion control: the [`CongestionControl`] trait and its implementations
-//! ([`reno::NewReno`], [`cubic::Cubic`]), after Linux's `tcp_congestion_ops`.
+//! ([`reno::NewReno`], [`cubic::Cubic`], the coupled [`lia::Lia`]), after Linux's
+//! `tcp_congestion_ops`.
 //!
 //! # Division of labour
 //!
@@ -45,6 +46,7 @@
 
 pub mod cubic;
 pub mod hystart;
+pub mod lia;
 pub mod reno;
 
 use core::fmt;
@@ -204,6 +206,8 @@ pub enum Controller {
     Reno(reno::NewReno),
     /// CUBIC.
     Cubic(cubic::Cubic),
+    /// LIA.
+    Lia(lia::Lia),
     /// Any other implementation (e.g. a coupled MPTCP controller).
     Custom(Box<dyn CongestionControl>),
 }
@@ -218,6 +222,7 @@ impl Controller {
             CongestionAlgorithm::Cubic => {
                 Controller::Cubic(cubic::Cubic::new(mss, iw, cubic::CubicConfig::default()))
             }
+            CongestionAlgorithm::Lia => Controller::Lia(lia::Lia::new(mss, iw)),
         }
     }
 
@@ -225,6 +230,7 @@ impl Controller {
         match self {
             Controller::Reno(c) => c,
             Controller::Cubic(c) => c,
+            Controller::Lia(c) => c,
             Controller::Custom(c) => c.as_ref(),
         }
     }
@@ -233,6 +239,7 @@ impl Controller {
         match self {
             Controller::Reno(c) => c,
             Controller::Cubic(c) => c,
+            Controller::Lia(c) => c,
             Controller::Custom(c) => c.as_mut(),
         }
     }
@@ -303,6 +310,11 @@ mod tests {
         let c = Controller::new(&TcpConfig::default(), 1460);
         assert_eq!(c.name(), "cubic");
         assert_eq!(c.cwnd(), 14600);
+        let cfg = TcpConfig {
+            congestion: CongestionAlgorithm::Lia,
+            ..TcpConfig::default()
+        };
+        assert_eq!(Controller::new(&cfg, 1460).name(), "lia");
         let c = Controller::Custom(Box::new(reno::NewReno::new(1000, 4000)));
         assert_eq!(c.cwnd(), 4000);
     }

@@ -42,6 +42,16 @@ impl NewReno {
         self.ssthresh = ssthresh.max(2 * self.mss);
     }
 
+    /// Sets cwnd directly (for controllers built on NewReno that change the increase).
+    pub(crate) fn set_cwnd(&mut self, cwnd: usize) {
+        self.cwnd = cwnd.max(self.mss);
+    }
+
+    /// The sender MSS.
+    pub fn mss(&self) -> usize {
+        self.mss
+    }
+
     /// Slow start and congestion avoidance for `acked` bytes; shared with coupled
     /// controllers that only change the increase.
     pub(crate) fn grow(&mut self, acked: usize) {
