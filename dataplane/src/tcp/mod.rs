@@ -14,6 +14,8 @@
 //! | [`buffer`] | fixed-capacity byte ring used for both send and receive data |
 //! | [`assembler`] | out-of-order receive ranges and the SACK blocks to advertise (RFC 2018 §4) |
 //! | [`sack`] | the sender's SACK scoreboard and RFC 6675 loss recovery (IsLost, NextSeg, pipe) |
+//! | [`check`] | segment acceptability, trimming, RST/ACK verdicts with RFC 5961 hardening |
+//! | [`window`] | SND.WND/WL1/WL2, advertised window with SWS avoidance, Nagle, ACK policy |
 //! | [`congestion`] | the [`congestion::CongestionControl`] trait, NewReno, CUBIC (+HyStart++), LIA |
 //!
 //! # How the connection state machine uses them
@@ -35,6 +37,15 @@
 //!   registered with [`assembler::Assembler::add`]; the returned count of newly
 //!   contiguous bytes is `commit`ted to the ring and added to `RCV.NXT`. ACKs carry
 //!   [`assembler::Assembler::sack_blocks`]. `recv(&mut [u8])` dequeues from the ring.
+//! * **Arriving segments** (synchronized states) follow RFC 9293 §3.10.7.4's order:
+//!   [`check::segment_acceptable`] (else ACK and drop), RST through [`check::check_rst`]
+//!   (reset, or a challenge ACK rate-limited by [`check::ChallengeAckLimiter`],
+//!   RFC 5961 §3.2), a SYN always draws a challenge ACK (RFC 5961 §4.2), then the ACK
+//!   field through [`check::check_ack`] (RFC 5961 §5.2) and the window through
+//!   [`window::SendWindow::update`]; payload is cut with [`check::trim_to_window`].
+//! * **Outgoing segments** carry the window from [`window::RecvWindow::advertise`];
+//!   data segment sizes come from [`window::sender_segment_size`] (SWS avoidance and
+//!   Nagle); [`window::AckPolicy`] decides between an immediate and a delayed ACK.
 //! * **Timers.** Retransmit (RTO from the estimator, backed off on expiry), delayed ACK
 //!   (between [`TcpConfig::ack_delay_min`] and [`TcpConfig::ack_delay_max`]), persist
 //!   (zero window probes), keepalive, FIN_WAIT_2 and TIME_WAIT all live in one
@@ -52,10 +63,12 @@
 
 pub mod assembler;
 pub mod buffer;
+pub mod check;
 pub mod congestion;
 pub mod rtt;
 pub mod sack;
 pub mod timer;
+pub mod window;
 
 use core::time::Duration;
 
