@@ -18,12 +18,28 @@
 //! | MP_FAIL      | 12                                                              |
 //! | MP_FASTCLOSE | 12                                                              |
 //! | MP_TCPRST    | 4                                                               |
+//!
+//! In v1 the E flag decides whether an ADD_ADDR carries an HMAC (an echo never does, any
+//! other always does), as in Linux. Reserved bits are ignored on parse and zero on emit.
+//! Each suboption has its own module (`mp_capable`, `dss`, ...) with its parse and emit.
 
 use core::net::IpAddr;
 
 use super::{Error, Result};
 
 pub mod csum;
+
+mod add_addr;
+mod dss;
+mod mp_capable;
+mod mp_fail;
+mod mp_fastclose;
+mod mp_join;
+mod mp_prio;
+mod mp_tcprst;
+mod remove_addr;
+#[cfg(test)]
+mod tests;
 
 /// TCP option kind of MPTCP (RFC 8684 §3).
 pub const KIND: u8 = 30;
@@ -112,9 +128,19 @@ pub struct MpCapable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MpJoin {
     /// On a SYN: the receiver's token and the sender's random nonce.
-    Syn { backup: bool, addr_id: u8, token: u32, nonce: u32 },
+    Syn {
+        backup: bool,
+        addr_id: u8,
+        token: u32,
+        nonce: u32,
+    },
     /// On a SYN/ACK: the leftmost 64 bits of the HMAC and the responder's nonce.
-    SynAck { backup: bool, addr_id: u8, hmac: u64, nonce: u32 },
+    SynAck {
+        backup: bool,
+        addr_id: u8,
+        hmac: u64,
+        nonce: u32,
+    },
     /// On the third ACK: the leftmost 160 bits of the HMAC.
     Ack { hmac: [u8; 20] },
 }
@@ -211,12 +237,20 @@ pub enum MptcpOption<'a> {
     MpFastclose(MpFastclose),
     MpTcprst(MpTcprst),
     /// A subtype this implementation does not know; skipped by the protocol.
-    Unknown { subtype: u8, data: &'a [u8] },
+    Unknown {
+        subtype: u8,
+        data: &'a [u8],
+    },
 }
 
 impl MpCapable {
     pub fn buffer_len(&self) -> usize {
-        match (self.sender_key, self.receiver_key, self.data_len, self.checksum) {
+        match (
+            self.sender_key,
+            self.receiver_key,
+            self.data_len,
+            self.checksum,
+        ) {
             (None, ..) => 4,
             (Some(_), None, ..) => 12,
             (Some(_), Some(_), None, _) => 20,
@@ -299,15 +333,93 @@ impl MptcpOption<'_> {
 impl<'a> MptcpOption<'a> {
     /// Parses one whole TCP option of kind 30 (`option[0] == 30`, `option[1]` its length,
     /// `option.len() == option[1]`) as the given MPTCP version speaks it.
+    ///
+    /// Errors: `Truncated` when `option` is shorter than two bytes or than its length byte;
+    /// `Malformed` for another kind, a slice longer than the length byte, or a length the
+    /// suboption does not have. An unknown subtype is `Ok(Unknown)`. Never panics.
     pub fn parse(option: &'a [u8], version: Version) -> Result<MptcpOption<'a>> {
-        let _ = (option, version);
-        Err(Error::Unsupported)
+        let (kind, len) = match option {
+            [kind, len, ..] => (*kind, usize::from(*len)),
+            _ => return Err(Error::Truncated),
+        };
+        if kind != KIND {
+            return Err(Error::Malformed);
+        }
+        if len > option.len() {
+            return Err(Error::Truncated);
+        }
+        // RFC 8684 §3: every suboption has at least the subtype byte.
+        if len < option.len() || len < 3 {
+            return Err(Error::Malformed);
+        }
+        let st = get_u8(option, 2) >> 4;
+        Ok(match st {
+            subtype::MP_CAPABLE => MptcpOption::MpCapable(MpCapable::parse(option)?),
+            subtype::MP_JOIN => MptcpOption::MpJoin(MpJoin::parse(option)?),
+            subtype::DSS => MptcpOption::Dss(Dss::parse(option)?),
+            subtype::ADD_ADDR => MptcpOption::AddAddr(AddAddr::parse(option, version)?),
+            subtype::REMOVE_ADDR => MptcpOption::RemoveAddr(RemoveAddr::parse(option)?),
+            subtype::MP_PRIO => MptcpOption::MpPrio(MpPrio::parse(option)?),
+            subtype::MP_FAIL => MptcpOption::MpFail(MpFail::parse(option)?),
+            subtype::MP_FASTCLOSE => MptcpOption::MpFastclose(MpFastclose::parse(option)?),
+            subtype::MP_TCPRST => MptcpOption::MpTcprst(MpTcprst::parse(option)?),
+            _ => MptcpOption::Unknown {
+                subtype: st,
+                data: option.get(2..).unwrap_or_default(),
+            },
+        })
     }
 
     /// Writes the option (kind and length included) at the start of `buf` and returns the
     /// number of bytes written, which is [`MptcpOption::buffer_len`].
+    ///
+    /// Errors: `NoSpace` when `buf` is shorter than that; `Malformed` when the value has no
+    /// wire form: longer than 255 bytes, fields out of order in MP_CAPABLE, an ADD_ADDR
+    /// whose echo/HMAC does not fit `version`, an empty REMOVE_ADDR, a version or flags
+    /// wider than their nibble, an `Unknown` with no data or a subtype above 15. On error
+    /// the first `buffer_len()` bytes of `buf` may have been overwritten. A DSS sequence
+    /// number with `wide == false` is written as its low 32 bits. `Unknown` writes `data`
+    /// verbatim except the high nibble of its first byte, which becomes `subtype`.
     pub fn emit(&self, buf: &mut [u8], version: Version) -> Result<usize> {
-        let _ = (buf, version);
-        Err(Error::NoSpace)
+        let len = self.buffer_len();
+        let len_byte = u8::try_from(len).map_err(|_| Error::Malformed)?;
+        let out = buf.get_mut(..len).ok_or(Error::NoSpace)?;
+        out.fill(0);
+        match self {
+            MptcpOption::MpCapable(o) => o.emit(out)?,
+            MptcpOption::MpJoin(o) => o.emit(out)?,
+            MptcpOption::Dss(o) => o.emit(out)?,
+            MptcpOption::AddAddr(o) => o.emit(out, version)?,
+            MptcpOption::RemoveAddr(o) => o.emit(out)?,
+            MptcpOption::MpPrio(o) => o.emit(out)?,
+            MptcpOption::MpFail(o) => o.emit(out)?,
+            MptcpOption::MpFastclose(o) => o.emit(out)?,
+            MptcpOption::MpTcprst(o) => o.emit(out)?,
+            MptcpOption::Unknown { subtype, data } => {
+                if *subtype > 0x0f || data.is_empty() {
+                    return Err(Error::Malformed);
+                }
+                out.get_mut(2..)
+                    .filter(|d| d.len() == data.len())
+                    .ok_or(Error::NoSpace)?
+                    .copy_from_slice(data);
+                put_u8(out, 2, subtype << 4 | (get_u8(data, 0) & 0x0f));
+            }
+        }
+        put_u8(out, 0, KIND);
+        put_u8(out, 1, len_byte);
+        Ok(len)
+    }
+}
+
+/// Byte `at` of `b`, or 0 past its end (callers have checked the length).
+fn get_u8(b: &[u8], at: usize) -> u8 {
+    b.get(at).copied().unwrap_or(0)
+}
+
+/// Sets byte `at` of `b`; does nothing past its end (callers have checked the length).
+fn put_u8(b: &mut [u8], at: usize, v: u8) {
+    if let Some(x) = b.get_mut(at) {
+        *x = v;
     }
 }

@@ -1,0 +1,27 @@
+//! MP_FASTCLOSE (RFC 8684 §3.5; same in RFC 6824).
+//!
+//! ```text
+//! kind | len = 12 | subtype<<4 | reserved (12 bits) | receiver's key (8)
+//! ```
+
+use super::{put_u8, subtype, MpFastclose};
+use crate::wire::{be, Error, Result};
+
+impl MpFastclose {
+    /// Parses a whole MP_FASTCLOSE option (header already checked).
+    pub(super) fn parse(opt: &[u8]) -> Result<MpFastclose> {
+        if opt.len() != 12 {
+            return Err(Error::Malformed);
+        }
+        Ok(MpFastclose {
+            receiver_key: be::u64(opt, 4),
+        })
+    }
+
+    /// Writes bytes 2.. of the option into `out` (exactly 12 bytes, zeroed).
+    pub(super) fn emit(&self, out: &mut [u8]) -> Result<()> {
+        put_u8(out, 2, subtype::MP_FASTCLOSE << 4);
+        be::put_u64(out, 4, self.receiver_key);
+        Ok(())
+    }
+}
