@@ -129,8 +129,8 @@ pub fn check_ack(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengeAckLimiter {
     limit: u32,
-    interval_ns: u64,
-    window_start: u64,
+    interval: core::time::Duration,
+    window_start: super::Instant,
     sent: u32,
 }
 
@@ -139,15 +139,15 @@ impl ChallengeAckLimiter {
     pub fn new(limit: u32, interval: core::time::Duration) -> Self {
         ChallengeAckLimiter {
             limit,
-            interval_ns: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
-            window_start: 0,
+            interval,
+            window_start: super::Instant::ZERO,
             sent: 0,
         }
     }
 
-    /// Whether a challenge ACK may be sent at `now` (nanoseconds); counts it if so.
+    /// Whether a challenge ACK may be sent at `now`; counts it if so.
     pub fn allow(&mut self, now: super::Instant) -> bool {
-        if now.saturating_sub(self.window_start) >= self.interval_ns {
+        if super::elapsed(now, self.window_start) >= self.interval {
             self.window_start = now;
             self.sent = 0;
         }
@@ -255,9 +255,10 @@ mod tests {
     #[test]
     fn challenge_acks_are_rate_limited() {
         let mut l = ChallengeAckLimiter::new(2, core::time::Duration::from_secs(1));
-        assert!(l.allow(10));
-        assert!(l.allow(20));
-        assert!(!l.allow(30));
-        assert!(l.allow(1_000_000_010));
+        let t = crate::time::Instant::from_nanos;
+        assert!(l.allow(t(10)));
+        assert!(l.allow(t(20)));
+        assert!(!l.allow(t(30)));
+        assert!(l.allow(t(1_000_000_010)));
     }
 }

@@ -57,9 +57,9 @@
 //!
 //! # Time
 //!
-//! [`Instant`] is a plain `u64` of nanoseconds for now; spans are
-//! [`core::time::Duration`]. All arithmetic on instants goes through [`after`] and
-//! [`elapsed`], so switching to `crate::time::Instant` is a change to this file only.
+//! [`Instant`] is [`crate::time::Instant`] (nanoseconds, saturating); spans are
+//! [`core::time::Duration`]. Arithmetic on instants goes through [`after`] and
+//! [`elapsed`].
 
 pub mod assembler;
 pub mod buffer;
@@ -72,22 +72,18 @@ pub mod window;
 
 use core::time::Duration;
 
-/// A point in time in nanoseconds from an arbitrary epoch, as passed in by the host.
-///
-/// Placeholder until `crate::time::Instant` lands; only [`after`] and [`elapsed`] do
-/// arithmetic on it.
-pub type Instant = u64;
+pub use crate::time::Instant;
 
 /// `t + d`, saturating at the far future.
 #[inline]
 pub fn after(t: Instant, d: Duration) -> Instant {
-    t.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    t + d
 }
 
 /// `now - earlier`, or zero when `earlier` is after `now`.
 #[inline]
 pub fn elapsed(now: Instant, earlier: Instant) -> Duration {
-    Duration::from_nanos(now.saturating_sub(earlier))
+    now.saturating_duration_since(earlier)
 }
 
 /// Which congestion controller a new connection gets.
@@ -369,9 +365,10 @@ mod tests {
 
     #[test]
     fn instant_helpers_saturate() {
-        assert_eq!(after(5, Duration::from_nanos(7)), 12);
-        assert_eq!(after(u64::MAX - 1, Duration::from_secs(1)), u64::MAX);
-        assert_eq!(elapsed(10, 4), Duration::from_nanos(6));
-        assert_eq!(elapsed(4, 10), Duration::ZERO);
+        let t = Instant::from_nanos;
+        assert_eq!(after(t(5), Duration::from_nanos(7)), t(12));
+        assert_eq!(after(t(u64::MAX - 1), Duration::from_secs(1)), Instant::MAX);
+        assert_eq!(elapsed(t(10), t(4)), Duration::from_nanos(6));
+        assert_eq!(elapsed(t(4), t(10)), Duration::ZERO);
     }
 }

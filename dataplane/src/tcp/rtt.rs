@@ -271,7 +271,7 @@ impl TsClock {
 
     /// TSval to send at `now`.
     pub fn tsval(&self, now: Instant) -> u32 {
-        let ticks = u128::from(now) / self.tick.as_nanos().max(1);
+        let ticks = u128::from(now.as_nanos()) / self.tick.as_nanos().max(1);
         (ticks as u32).wrapping_add(self.offset)
     }
 
@@ -296,6 +296,10 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    fn t(ns: u64) -> Instant {
+        Instant::from_nanos(ns)
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -426,19 +430,19 @@ mod tests {
     #[test]
     fn karn_rule_discards_timed_segment_on_retransmit() {
         let mut e = RttEstimator::new(linux());
-        e.start_timing(SubflowSeq(1000), 0);
+        e.start_timing(SubflowSeq(1000), t(0));
         // A second start does not replace the first.
-        e.start_timing(SubflowSeq(2000), 5 * MS);
+        e.start_timing(SubflowSeq(2000), t(5 * MS));
         assert!(e.is_timing());
         // A partial ACK does not complete the sample.
-        assert_eq!(e.on_ack(SubflowSeq(500), 10 * MS), None);
+        assert_eq!(e.on_ack(SubflowSeq(500), t(10 * MS)), None);
         e.on_retransmit();
         assert!(!e.is_timing());
-        assert_eq!(e.on_ack(SubflowSeq(1000), 50 * MS), None);
+        assert_eq!(e.on_ack(SubflowSeq(1000), t(50 * MS)), None);
         assert_eq!(e.srtt(), None);
         // A fresh segment can be timed again.
-        e.start_timing(SubflowSeq(3000), 60 * MS);
-        assert_eq!(e.on_ack(SubflowSeq(3500), 90 * MS), Some(ms(30)));
+        e.start_timing(SubflowSeq(3000), t(60 * MS));
+        assert_eq!(e.on_ack(SubflowSeq(3500), t(90 * MS)), Some(ms(30)));
         assert_eq!(e.srtt(), Some(ms(30)));
         assert!(!e.is_timing());
     }
@@ -446,17 +450,17 @@ mod tests {
     #[test]
     fn timing_across_sequence_wrap() {
         let mut e = RttEstimator::new(linux());
-        e.start_timing(SubflowSeq(5), 0);
-        assert_eq!(e.on_ack(SubflowSeq(u32::MAX), 7 * MS), None);
-        assert_eq!(e.on_ack(SubflowSeq(5), 7 * MS), Some(ms(7)));
+        e.start_timing(SubflowSeq(5), t(0));
+        assert_eq!(e.on_ack(SubflowSeq(u32::MAX), t(7 * MS)), None);
+        assert_eq!(e.on_ack(SubflowSeq(5), t(7 * MS)), Some(ms(7)));
     }
 
     #[test]
     fn timeout_abandons_timing() {
         let mut e = RttEstimator::new(linux());
-        e.start_timing(SubflowSeq(10), 0);
+        e.start_timing(SubflowSeq(10), t(0));
         e.on_timeout();
-        assert_eq!(e.on_ack(SubflowSeq(10), 5 * MS), None);
+        assert_eq!(e.on_ack(SubflowSeq(10), t(5 * MS)), None);
     }
 
     #[test]
@@ -479,23 +483,23 @@ mod tests {
     #[test]
     fn timestamp_clock_and_samples() {
         let c = TsClock::new(1000, ms(1));
-        assert_eq!(c.tsval(0), 1000);
-        assert_eq!(c.tsval(5 * MS + 999_999), 1005);
-        let sent = c.tsval(100 * MS);
-        assert_eq!(c.rtt_from_tsecr(142 * MS, sent), Some(ms(42)));
+        assert_eq!(c.tsval(t(0)), 1000);
+        assert_eq!(c.tsval(t(5 * MS + 999_999)), 1005);
+        let sent = c.tsval(t(100 * MS));
+        assert_eq!(c.rtt_from_tsecr(t(142 * MS), sent), Some(ms(42)));
         // An echo from the future, or zero, gives nothing.
-        assert_eq!(c.rtt_from_tsecr(100 * MS, sent + 5), None);
-        assert_eq!(c.rtt_from_tsecr(100 * MS, 0), None);
+        assert_eq!(c.rtt_from_tsecr(t(100 * MS), sent + 5), None);
+        assert_eq!(c.rtt_from_tsecr(t(100 * MS), 0), None);
         // Wrap of the 32-bit timestamp.
         let c = TsClock::new(u32::MAX - 1, ms(1));
-        let sent = c.tsval(0);
-        assert_eq!(c.tsval(3 * MS), 1);
-        assert_eq!(c.rtt_from_tsecr(3 * MS, sent), Some(ms(3)));
+        let sent = c.tsval(t(0));
+        assert_eq!(c.tsval(t(3 * MS)), 1);
+        assert_eq!(c.rtt_from_tsecr(t(3 * MS), sent), Some(ms(3)));
         // Microsecond ticks.
         let c = TsClock::new(7, Duration::from_micros(1));
-        let sent = c.tsval(1_000_000);
+        let sent = c.tsval(t(1_000_000));
         assert_eq!(
-            c.rtt_from_tsecr(1_250_000, sent),
+            c.rtt_from_tsecr(t(1_250_000), sent),
             Some(Duration::from_micros(250))
         );
         assert_eq!(TsClock::new(0, Duration::ZERO).tick(), ms(1));
@@ -507,11 +511,11 @@ mod tests {
         // does not arise; the estimator accepts the sample directly.
         let c = TsClock::new(0, ms(1));
         let mut e = RttEstimator::new(linux());
-        e.start_timing(SubflowSeq(100), 0);
+        e.start_timing(SubflowSeq(100), t(0));
         e.on_retransmit();
-        let tsval_of_retransmission = c.tsval(1000 * MS);
+        let tsval_of_retransmission = c.tsval(t(1000 * MS));
         let rtt = c
-            .rtt_from_tsecr(1020 * MS, tsval_of_retransmission)
+            .rtt_from_tsecr(t(1020 * MS), tsval_of_retransmission)
             .unwrap();
         e.on_sample(rtt);
         assert_eq!(e.srtt(), Some(ms(20)));

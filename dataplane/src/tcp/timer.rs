@@ -123,6 +123,10 @@ impl TimerTable {
 mod tests {
     use super::*;
 
+    fn at(ns: u64) -> Instant {
+        Instant::from_nanos(ns)
+    }
+
     #[test]
     fn all_lists_every_timer_at_its_index() {
         for (i, t) in Timer::ALL.iter().enumerate() {
@@ -134,23 +138,23 @@ mod tests {
     fn empty_table_has_no_deadline() {
         let mut t = TimerTable::new();
         assert_eq!(t.next_timeout(), None);
-        assert_eq!(t.pop_expired(u64::MAX), None);
+        assert_eq!(t.pop_expired(Instant::MAX), None);
     }
 
     #[test]
     fn next_timeout_is_the_minimum() {
         let mut t = TimerTable::new();
-        t.set(Timer::Keepalive, 500);
-        t.set(Timer::Retransmit, 300);
-        t.set(Timer::DelayedAck, 400);
-        assert_eq!(t.next_timeout(), Some(300));
+        t.set(Timer::Keepalive, at(500));
+        t.set(Timer::Retransmit, at(300));
+        t.set(Timer::DelayedAck, at(400));
+        assert_eq!(t.next_timeout(), Some(at(300)));
         t.stop(Timer::Retransmit);
-        assert_eq!(t.next_timeout(), Some(400));
+        assert_eq!(t.next_timeout(), Some(at(400)));
         assert!(!t.is_armed(Timer::Retransmit));
         assert!(t.is_armed(Timer::Keepalive));
         // Re-arming moves the deadline either way.
-        t.set(Timer::Keepalive, 100);
-        assert_eq!(t.next_timeout(), Some(100));
+        t.set(Timer::Keepalive, at(100));
+        assert_eq!(t.next_timeout(), Some(at(100)));
         t.stop_all();
         assert_eq!(t.next_timeout(), None);
     }
@@ -158,28 +162,28 @@ mod tests {
     #[test]
     fn set_earlier_keeps_the_earlier_deadline() {
         let mut t = TimerTable::new();
-        t.set_earlier(Timer::DelayedAck, 200);
-        t.set_earlier(Timer::DelayedAck, 300);
-        assert_eq!(t.get(Timer::DelayedAck), Some(200));
-        t.set_earlier(Timer::DelayedAck, 100);
-        assert_eq!(t.get(Timer::DelayedAck), Some(100));
+        t.set_earlier(Timer::DelayedAck, at(200));
+        t.set_earlier(Timer::DelayedAck, at(300));
+        assert_eq!(t.get(Timer::DelayedAck), Some(at(200)));
+        t.set_earlier(Timer::DelayedAck, at(100));
+        assert_eq!(t.get(Timer::DelayedAck), Some(at(100)));
     }
 
     #[test]
     fn pop_expired_in_deadline_order_then_priority() {
         let mut t = TimerTable::new();
-        t.set(Timer::TimeWait, 10);
-        t.set(Timer::DelayedAck, 20);
-        t.set(Timer::Retransmit, 20);
-        t.set(Timer::Persist, 99);
-        assert!(t.is_expired(Timer::TimeWait, 10));
-        assert!(!t.is_expired(Timer::Persist, 50));
-        assert_eq!(t.pop_expired(50), Some(Timer::TimeWait));
-        assert_eq!(t.pop_expired(50), Some(Timer::Retransmit));
-        assert_eq!(t.pop_expired(50), Some(Timer::DelayedAck));
-        assert_eq!(t.pop_expired(50), None);
-        assert_eq!(t.next_timeout(), Some(99));
-        assert_eq!(t.pop_expired(99), Some(Timer::Persist));
+        t.set(Timer::TimeWait, at(10));
+        t.set(Timer::DelayedAck, at(20));
+        t.set(Timer::Retransmit, at(20));
+        t.set(Timer::Persist, at(99));
+        assert!(t.is_expired(Timer::TimeWait, at(10)));
+        assert!(!t.is_expired(Timer::Persist, at(50)));
+        assert_eq!(t.pop_expired(at(50)), Some(Timer::TimeWait));
+        assert_eq!(t.pop_expired(at(50)), Some(Timer::Retransmit));
+        assert_eq!(t.pop_expired(at(50)), Some(Timer::DelayedAck));
+        assert_eq!(t.pop_expired(at(50)), None);
+        assert_eq!(t.next_timeout(), Some(at(99)));
+        assert_eq!(t.pop_expired(at(99)), Some(Timer::Persist));
         assert_eq!(t.next_timeout(), None);
     }
 }

@@ -326,12 +326,17 @@ mod tests {
         }
     }
 
-    fn ctx(now: Instant, flight: usize, rtt_ms: u64) -> CcContext<'static> {
-        CcContext::new(now, MSS, flight, Some(Duration::from_millis(rtt_ms)))
+    fn ctx(now: u64, flight: usize, rtt_ms: u64) -> CcContext<'static> {
+        CcContext::new(
+            Instant::from_nanos(now),
+            MSS,
+            flight,
+            Some(Duration::from_millis(rtt_ms)),
+        )
     }
 
     /// One RTT: one ACK per segment of the current window, all at `now`.
-    fn one_rtt(c: &mut Cubic, now: Instant, rtt_ms: u64) {
+    fn one_rtt(c: &mut Cubic, now: u64, rtt_ms: u64) {
         let n = c.cwnd() / MSS;
         for _ in 0..n {
             c.on_ack(&ack(MSS), &ctx(now, c.cwnd(), rtt_ms));

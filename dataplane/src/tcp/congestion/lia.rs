@@ -155,7 +155,12 @@ mod tests {
     #[test]
     fn alone_it_is_reno() {
         let mut l = ca(10 * MSS);
-        let ctx = CcContext::new(0, MSS, 10 * MSS, Some(Duration::from_millis(50)));
+        let ctx = CcContext::new(
+            crate::tcp::Instant::ZERO,
+            MSS,
+            10 * MSS,
+            Some(Duration::from_millis(50)),
+        );
         let (alpha, total) = Lia::alpha(l.cwnd(), ctx.srtt, &ctx).unwrap();
         assert!((alpha - 1.0).abs() < 1e-12);
         assert_eq!(total, 10_000.0);
@@ -168,7 +173,12 @@ mod tests {
     #[test]
     fn two_equal_paths_each_grow_a_quarter() {
         let sib = [view(20 * MSS, 50)];
-        let mut ctx = CcContext::new(0, MSS, 20 * MSS, Some(Duration::from_millis(50)));
+        let mut ctx = CcContext::new(
+            crate::tcp::Instant::ZERO,
+            MSS,
+            20 * MSS,
+            Some(Duration::from_millis(50)),
+        );
         ctx.siblings = &sib;
         let mut l = ca(20 * MSS);
         let (alpha, _) = Lia::alpha(l.cwnd(), ctx.srtt, &ctx).unwrap();
@@ -188,7 +198,12 @@ mod tests {
     fn increase_never_exceeds_reno_on_the_best_path() {
         // A sibling with a much better path: alpha is large, but the cap holds.
         let sib = [view(100 * MSS, 5)];
-        let mut ctx = CcContext::new(0, MSS, 10 * MSS, Some(Duration::from_millis(200)));
+        let mut ctx = CcContext::new(
+            crate::tcp::Instant::ZERO,
+            MSS,
+            10 * MSS,
+            Some(Duration::from_millis(200)),
+        );
         ctx.siblings = &sib;
         let mut l = ca(10 * MSS);
         window_of_acks(&mut l, &ctx);
@@ -202,7 +217,12 @@ mod tests {
             cwnd: 50 * MSS,
             ..SubflowView::default()
         }];
-        let mut ctx = CcContext::new(0, MSS, 10 * MSS, Some(Duration::from_millis(50)));
+        let mut ctx = CcContext::new(
+            crate::tcp::Instant::ZERO,
+            MSS,
+            10 * MSS,
+            Some(Duration::from_millis(50)),
+        );
         ctx.siblings = &sib;
         let mut l = ca(10 * MSS);
         let (alpha, total) = Lia::alpha(l.cwnd(), ctx.srtt, &ctx).unwrap();
@@ -213,7 +233,7 @@ mod tests {
         assert_eq!(l.name(), "lia");
         // Without its own RTT, LIA falls back to NewReno's increase.
         let mut l = Lia::new(MSS, 10 * MSS);
-        let ctx = CcContext::new(0, MSS, 10 * MSS, None);
+        let ctx = CcContext::new(crate::tcp::Instant::ZERO, MSS, 10 * MSS, None);
         l.on_ack(
             &AckEvent {
                 bytes_acked: MSS,

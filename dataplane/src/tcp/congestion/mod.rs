@@ -329,7 +329,7 @@ mod tests {
         );
         assert_eq!(c.pacing_rate(None), None);
         assert_eq!(c.pacing_rate(Some(Duration::ZERO)), None);
-        let ctx = CcContext::new(0, 1000, 10_000, None);
+        let ctx = CcContext::new(crate::tcp::Instant::ZERO, 1000, 10_000, None);
         c.on_congestion_event(CongestionEvent::Loss, &ctx);
         // 5 kB per 10 ms * 1.2.
         assert_eq!(

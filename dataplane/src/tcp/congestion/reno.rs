@@ -149,7 +149,12 @@ mod tests {
     const MSS: usize = 1000;
 
     fn ctx(flight: usize) -> CcContext<'static> {
-        CcContext::new(0, MSS, flight, Some(Duration::from_millis(10)))
+        CcContext::new(
+            crate::tcp::Instant::ZERO,
+            MSS,
+            flight,
+            Some(Duration::from_millis(10)),
+        )
     }
 
     fn ack(n: usize) -> AckEvent {
