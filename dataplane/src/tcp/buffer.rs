@@ -189,10 +189,8 @@ impl RingBuffer {
         }
         self.read_at = (self.read_at + n) % self.capacity();
         self.len -= n;
-        if self.len == 0 {
-            // Keep segments contiguous as often as possible.
-            self.read_at = 0;
-        }
+        // The read point is not reset when the ring empties: out-of-order bytes may sit
+        // in the free space at offsets from the end of the data, and must stay there.
         n
     }
 }
@@ -305,6 +303,20 @@ mod tests {
         assert_eq!(r.enqueue_slice(b"wxyz"), 4);
         assert_eq!(r.as_slices().0, b"wxyz");
         assert_eq!(r.discard(0), 0);
+    }
+
+    #[test]
+    fn free_space_survives_dequeue_of_all_data() {
+        // Regression: out-of-order bytes written past the data must stay put when the
+        // application drains the in-order data.
+        let mut r = RingBuffer::new(8);
+        r.enqueue_slice(b"abc");
+        r.write_at(2, b"XY");
+        let mut buf = [0u8; 3];
+        assert_eq!(r.dequeue_slice(&mut buf), 3);
+        r.write_at(0, b"12");
+        assert_eq!(r.commit(4), 4);
+        assert_eq!(cat(r.as_slices()), b"12XY");
     }
 
     #[test]

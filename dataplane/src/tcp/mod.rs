@@ -67,6 +67,7 @@ pub mod check;
 pub mod congestion;
 pub mod rtt;
 pub mod sack;
+pub mod socket;
 pub mod timer;
 pub mod window;
 

@@ -134,6 +134,17 @@ impl RecvWindow {
             && (cur < self.mss || cur * 2 <= self.buf_cap)
     }
 
+    /// The window field of a SYN or SYN-ACK, which is never scaled (RFC 7323 §2.2):
+    /// `min(free, 65535)`; records the advertised edge.
+    pub fn advertise_syn(&mut self, rcv_nxt: SubflowSeq, free: usize) -> u16 {
+        let w = free.min(usize::from(u16::MAX));
+        let edge = rcv_nxt + w;
+        if edge > self.right_edge {
+            self.right_edge = edge;
+        }
+        w as u16
+    }
+
     /// The window field to send with `RCV.NXT = rcv_nxt` and `free` bytes of buffer
     /// space past it; records the advertised edge. The field is rounded up so that the
     /// scaled value does not move the edge left (as Linux's `tcp_select_window` does).
@@ -298,6 +309,15 @@ mod tests {
         // The edge does not move left when data arrives and is not read.
         assert_eq!(r.advertise(s(10_000), 256 * 1024 - 10_000), 31518);
         assert_eq!(r.right_edge(), s(256 * 1024));
+    }
+
+    #[test]
+    fn syn_window_is_unscaled() {
+        let mut r = RecvWindow::new(7, 1000, 1 << 20, s(100));
+        assert_eq!(r.advertise_syn(s(100), 1 << 20), u16::MAX);
+        assert_eq!(r.current(s(100)), 65535);
+        let mut r = RecvWindow::new(0, 1000, 4000, s(100));
+        assert_eq!(r.advertise_syn(s(100), 4000), 4000);
     }
 
     #[test]

@@ -1,0 +1,689 @@
+//! Two sockets wired back to back through the wire codec (emit, then parse), in virtual
+//! time, with segment filters to lose or reorder traffic.
+
+use super::*;
+use crate::wire::mptcp::Version;
+use crate::wire::tcp::TcpPacket;
+use core::net::{IpAddr, Ipv4Addr};
+use std::collections::VecDeque;
+
+const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+const MS: Duration = Duration::from_millis(1);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn emit(r: &TcpRepr<'_>, src: IpAddr, dst: IpAddr) -> Vec<u8> {
+    let mut r = *r;
+    r.fit_option_space();
+    let mut buf = vec![0u8; r.buffer_len()];
+    let mut p = TcpPacket::new_unchecked(&mut buf[..]);
+    r.emit(&mut p, src, dst, true).expect("emit");
+    buf
+}
+
+fn parse<'a>(bytes: &'a [u8], src: IpAddr, dst: IpAddr) -> TcpRepr<'a> {
+    let p = TcpPacket::new_checked(bytes).expect("checked");
+    TcpRepr::parse(&p, src, dst, true, Version::V1).expect("parse")
+}
+
+/// What a filter does with a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Deliver,
+    Drop,
+}
+
+type Filter = Box<dyn FnMut(usize, &TcpRepr<'_>) -> Fate>;
+
+/// One direction of the link: a fixed one-way delay.
+struct Link {
+    queue: VecDeque<(Instant, Vec<u8>)>,
+    filter: Option<Filter>,
+    count: usize,
+    log: Vec<String>,
+}
+
+impl Link {
+    fn new() -> Self {
+        Link {
+            queue: VecDeque::new(),
+            filter: None,
+            count: 0,
+            log: vec![],
+        }
+    }
+}
+
+struct Pair {
+    a: TcpSocket,
+    b: TcpSocket,
+    now: Instant,
+    delay: Duration,
+    ab: Link,
+    ba: Link,
+}
+
+fn describe(r: &TcpRepr<'_>) -> String {
+    format!(
+        "{} seq={} ack={:?} len={} win={} sack={:?}",
+        r.flags.letters().as_str(),
+        r.seq_number.0,
+        r.ack_number.map(|a| a.0),
+        r.payload.len(),
+        r.window_len,
+        r.sack_ranges
+            .iter()
+            .flatten()
+            .map(|(l, r)| (l.0, r.0))
+            .collect::<Vec<_>>()
+    )
+}
+
+impl Pair {
+    fn new(ca: TcpConfig, cb: TcpConfig) -> Pair {
+        Pair {
+            a: TcpSocket::new(ca, SubflowSeq(1_000), 77).unwrap(),
+            b: TcpSocket::new(cb, SubflowSeq(u32::MAX - 5_000), 99).unwrap(),
+            now: Instant::from_millis(1),
+            delay: ms(5),
+            ab: Link::new(),
+            ba: Link::new(),
+        }
+    }
+
+    fn default_pair() -> Pair {
+        Pair::new(TcpConfig::default(), TcpConfig::default())
+    }
+
+    fn connected(ca: TcpConfig, cb: TcpConfig) -> Pair {
+        let mut p = Pair::new(ca, cb);
+        p.b.listen(80).unwrap();
+        p.a.connect(p.now, 4000, 80).unwrap();
+        p.run_until(ms(1000), |p| {
+            p.a.state() == State::Established && p.b.state() == State::Established
+        });
+        assert_eq!(p.a.state(), State::Established);
+        assert_eq!(p.b.state(), State::Established);
+        p
+    }
+
+    /// Moves everything the sockets want to send onto the links.
+    fn flush(&mut self) {
+        let mut scratch = vec![0u8; 65536];
+        for (sock, link, src, dst) in [
+            (&mut self.a, &mut self.ab, A_IP, B_IP),
+            (&mut self.b, &mut self.ba, B_IP, A_IP),
+        ] {
+            for _ in 0..10_000 {
+                let Some(r) = sock.poll_transmit(self.now, &mut scratch) else {
+                    break;
+                };
+                let idx = link.count;
+                link.count += 1;
+                let fate = match link.filter.as_mut() {
+                    Some(f) => f(idx, &r),
+                    None => Fate::Deliver,
+                };
+                link.log
+                    .push(format!("{:?} {} {}", fate, self.now, describe(&r)));
+                if fate == Fate::Deliver {
+                    let bytes = emit(&r, src, dst);
+                    link.queue.push_back((self.now + self.delay, bytes));
+                }
+            }
+        }
+    }
+
+    /// Delivers what is due, runs timers, advances time by one step.
+    fn step(&mut self, dt: Duration) {
+        self.flush();
+        for (link, sock, src, dst) in [
+            (&mut self.ab, &mut self.b, A_IP, B_IP),
+            (&mut self.ba, &mut self.a, B_IP, A_IP),
+        ] {
+            while link.queue.front().is_some_and(|(t, _)| *t <= self.now) {
+                let (_, bytes) = link.queue.pop_front().unwrap();
+                let r = parse(&bytes, src, dst);
+                sock.handle_segment(self.now, &r);
+            }
+        }
+        self.a.handle_timeout(self.now);
+        self.b.handle_timeout(self.now);
+        self.flush();
+        self.now += dt;
+    }
+
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair) -> bool) {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return;
+            }
+            self.step(MS);
+        }
+    }
+
+    /// Sends `data` from a to b and reads it all at b; returns what b read.
+    fn transfer(&mut self, data: &[u8], limit: Duration) -> Vec<u8> {
+        let mut sent = 0;
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        let end = self.now + limit;
+        while self.now < end && got.len() < data.len() {
+            sent += self.a.send(&data[sent..]);
+            loop {
+                let n = self.b.recv(&mut buf);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            self.step(MS);
+        }
+        got
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "a->b:\n{}\nb->a:\n{}",
+            self.ab.log.join("\n"),
+            self.ba.log.join("\n")
+        )
+    }
+}
+
+fn same(got: &[u8], want: &[u8]) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("length {} vs {}", got.len(), want.len()));
+    }
+    match got.iter().zip(want).position(|(a, b)| a != b) {
+        Some(i) => Err(format!("first difference at byte {i}")),
+        None => Ok(()),
+    }
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn handshake_negotiates_options() {
+    let p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    assert_eq!(p.a.negotiated(), (true, true, true));
+    assert_eq!(p.b.negotiated(), (true, true, true));
+    assert_eq!(p.a.mss(), 1460 - 12);
+    assert_eq!(p.a.remote_port(), 80);
+    assert_eq!(p.b.remote_port(), 4000);
+    // One RTT sample from the handshake: 10 ms.
+    assert_eq!(p.a.rtt().srtt(), Some(ms(10)));
+    assert_eq!(p.a.cwnd(), 10 * 1448);
+    assert!(p.a.poll_timeout().is_none(), "no timer once idle");
+}
+
+#[test]
+fn handshake_without_options() {
+    let plain = TcpConfig {
+        sack: false,
+        timestamps: false,
+        window_scaling: false,
+        mss: 1000,
+        ..TcpConfig::default()
+    };
+    let p = Pair::connected(TcpConfig::default(), plain);
+    assert_eq!(p.a.negotiated(), (false, false, false));
+    assert_eq!(p.b.negotiated(), (false, false, false));
+    assert_eq!(p.a.mss(), 1000);
+    assert_eq!(p.b.mss(), 1000);
+}
+
+#[test]
+fn bulk_transfer_is_exact() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let data = pattern(1_000_000);
+    let got = p.transfer(&data, Duration::from_secs(10));
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+    // Slow start grew the window well beyond IW.
+    assert!(p.a.cwnd() > 4 * 14480, "cwnd {}", p.a.cwnd());
+    p.run_until(ms(500), |p| p.a.send_queue() == 0);
+    assert_eq!(p.a.send_queue(), 0);
+}
+
+#[test]
+fn transfer_without_sack_timestamps_or_scaling() {
+    let plain = TcpConfig {
+        sack: false,
+        timestamps: false,
+        window_scaling: false,
+        recv_buffer: 60_000,
+        send_buffer: 60_000,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::connected(plain.clone(), plain);
+    let data = pattern(300_000);
+    let got = p.transfer(&data, Duration::from_secs(20));
+    assert!(got == data);
+}
+
+#[test]
+fn orderly_close_and_time_wait() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.send(b"bye");
+    p.a.close();
+    assert_eq!(p.a.state(), State::FinWait1);
+    p.run_until(ms(200), |p| {
+        p.b.recv_finished() || p.b.can_recv() && p.b.state() == State::CloseWait
+    });
+    assert_eq!(p.b.state(), State::CloseWait);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.b.recv(&mut buf), 3);
+    assert_eq!(&buf[..3], b"bye");
+    assert!(p.b.recv_finished());
+    p.run_until(ms(100), |p| p.a.state() == State::FinWait2);
+    assert_eq!(p.a.state(), State::FinWait2);
+    p.b.close();
+    assert_eq!(p.b.state(), State::LastAck);
+    p.run_until(ms(100), |p| p.b.state() == State::Closed);
+    assert_eq!(p.b.state(), State::Closed);
+    assert_eq!(p.a.state(), State::TimeWait);
+    assert_eq!(p.b.error(), None);
+    // TIME_WAIT lasts its configured time.
+    let deadline = p.a.poll_timeout().unwrap();
+    assert!(deadline >= p.now + Duration::from_secs(59));
+    p.now = deadline;
+    p.a.handle_timeout(p.now);
+    assert_eq!(p.a.state(), State::Closed);
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.close();
+    p.b.close();
+    p.run_until(ms(100), |p| {
+        p.a.state() == State::TimeWait && p.b.state() == State::TimeWait
+    });
+    assert_eq!(p.a.state(), State::TimeWait, "{}", p.dump());
+    assert_eq!(p.b.state(), State::TimeWait);
+    assert!(p
+        .ab
+        .log
+        .iter()
+        .chain(p.ba.log.iter())
+        .all(|l| !l.contains('R')));
+}
+
+#[test]
+fn fast_retransmit_with_sack_recovers_without_rto() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    // Lose the 20th data segment from a, once.
+    let mut data_segs = 0;
+    p.ab.filter = Some(Box::new(move |_, r| {
+        if !r.payload.is_empty() {
+            data_segs += 1;
+            if data_segs == 20 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    }));
+    let data = pattern(400_000);
+    let got = p.transfer(&data, Duration::from_secs(10));
+    if let Err(e) = same(&got, &data) {
+        panic!("{e}\n{}", p.dump());
+    }
+    assert_eq!(p.a.rtt().backoff(), 0);
+    // A loss reduced ssthresh: fast retransmit, not a timeout (cwnd never 1 MSS).
+    assert!(p.a.congestion().ssthresh() < usize::MAX);
+    assert!(
+        p.ba.log.iter().any(|l| l.contains("sack=[(")),
+        "receiver sent SACK blocks"
+    );
+}
+
+#[test]
+fn fast_retransmit_without_sack() {
+    let plain = TcpConfig {
+        sack: false,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::connected(plain.clone(), plain);
+    let mut data_segs = 0;
+    p.ab.filter = Some(Box::new(move |_, r| {
+        if !r.payload.is_empty() {
+            data_segs += 1;
+            if data_segs == 15 || data_segs == 17 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    }));
+    let data = pattern(300_000);
+    let got = p.transfer(&data, Duration::from_secs(10));
+    assert!(got == data, "{}", p.dump());
+    assert!(p.a.congestion().ssthresh() < usize::MAX);
+}
+
+#[test]
+fn blackout_recovers_by_rto_with_backoff() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let start = p.now;
+    // Everything from a is lost for 1.5 s.
+    p.ab.filter = Some(Box::new(move |_, r| {
+        let _ = r;
+        Fate::Deliver
+    }));
+    let blackout_end = start + Duration::from_millis(1500);
+    let data = pattern(200_000);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let mut max_backoff = 0;
+    while p.now < start + Duration::from_secs(30) && got.len() < data.len() {
+        let blackout = p.now < blackout_end;
+        p.ab.filter = Some(Box::new(
+            move |_, _| if blackout { Fate::Drop } else { Fate::Deliver },
+        ));
+        sent += p.a.send(&data[sent..]);
+        let n = p.b.recv(&mut buf);
+        got.extend_from_slice(&buf[..n]);
+        max_backoff = max_backoff.max(p.a.rtt().backoff());
+        p.step(MS);
+    }
+    assert!(got == data);
+    assert!(max_backoff >= 2, "RTO backed off: {max_backoff}");
+    assert_eq!(p.a.error(), None);
+}
+
+#[test]
+fn out_of_order_delivery_is_reassembled_and_sacked() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.set_nagle(false);
+    // Hold back the first data segment by dropping it once; later ones arrive first.
+    let mut first = true;
+    p.ab.filter = Some(Box::new(move |_, r| {
+        if !r.payload.is_empty() && first {
+            first = false;
+            return Fate::Drop;
+        }
+        Fate::Deliver
+    }));
+    let data = pattern(20_000);
+    let got = p.transfer(&data, Duration::from_secs(5));
+    assert!(got == data, "{}", p.dump());
+    assert!(p.ba.log.iter().any(|l| l.contains("sack=[(")));
+}
+
+#[test]
+fn zero_window_is_probed_and_reopens() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        window_scaling: false,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::connected(TcpConfig::default(), small);
+    let data = pattern(20_000);
+    let mut sent = p.a.send(&data);
+    // b does not read for 3 s: its window closes.
+    p.run_until(Duration::from_secs(3), |_| false);
+    assert!(p.ba.log.iter().any(|l| l.contains("win=0")), "{}", p.dump());
+    // a probed the closed window (ACK-only segments below SND.UNA).
+    let probes = p.ab.log.iter().filter(|l| l.contains("len=0")).count();
+    assert!(probes >= 2, "{}", p.dump());
+    assert_eq!(p.a.state(), State::Established);
+    // Now b reads everything.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let end = p.now + Duration::from_secs(30);
+    while p.now < end && got.len() < data.len() {
+        sent += p.a.send(&data[sent..]);
+        let n = p.b.recv(&mut buf);
+        got.extend_from_slice(&buf[..n]);
+        p.step(MS);
+    }
+    assert!(got == data, "{}", p.dump());
+}
+
+#[test]
+fn rst_in_window_draws_challenge_ack_and_exact_rst_resets() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let rcv_nxt = p.a.rcv_nxt();
+    let mut scratch = [0u8; 64];
+    let mut rst = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::RST,
+        seq_number: rcv_nxt + 100,
+        ..TcpRepr::default()
+    };
+    p.a.handle_segment(p.now, &rst);
+    assert_eq!(p.a.state(), State::Established);
+    let ack =
+        p.a.poll_transmit(p.now, &mut scratch)
+            .expect("challenge ACK");
+    assert_eq!(ack.ack_number, Some(rcv_nxt));
+    assert!(!ack.flags.contains(TcpFlags::RST));
+    // Out of window: ignored silently.
+    rst.seq_number = rcv_nxt + 10_000_000;
+    p.a.handle_segment(p.now, &rst);
+    assert!(p.a.poll_transmit(p.now, &mut scratch).is_none());
+    // Exact: reset.
+    rst.seq_number = rcv_nxt;
+    p.a.handle_segment(p.now, &rst);
+    assert_eq!(p.a.state(), State::Closed);
+    assert_eq!(p.a.error(), Some(TcpError::Reset));
+}
+
+#[test]
+fn syn_in_established_draws_challenge_ack() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let mut scratch = [0u8; 64];
+    let syn = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::SYN,
+        seq_number: SubflowSeq(12345),
+        ..TcpRepr::default()
+    };
+    p.a.handle_segment(p.now, &syn);
+    assert_eq!(p.a.state(), State::Established);
+    let ack =
+        p.a.poll_transmit(p.now, &mut scratch)
+            .expect("challenge ACK");
+    assert_eq!(ack.ack_number, Some(p.a.rcv_nxt()));
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let mut scratch = [0u8; 64];
+    let rst = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::RST,
+        seq_number: p.a.rcv_nxt() + 1,
+        ..TcpRepr::default()
+    };
+    let mut acks = 0;
+    for _ in 0..500 {
+        p.a.handle_segment(p.now, &rst);
+        if p.a.poll_transmit(p.now, &mut scratch).is_some() {
+            acks += 1;
+        }
+    }
+    assert_eq!(acks, CHALLENGE_ACK_LIMIT);
+}
+
+#[test]
+fn connect_to_closed_port_is_refused() {
+    let mut p = Pair::default_pair();
+    // b stays CLOSED and answers with RST.
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.run_until(ms(100), |p| p.a.state() == State::Closed);
+    assert_eq!(p.a.state(), State::Closed);
+    assert_eq!(p.a.error(), Some(TcpError::Refused));
+}
+
+#[test]
+fn lost_syn_is_retransmitted() {
+    let mut p = Pair::default_pair();
+    p.ab.filter = Some(Box::new(
+        |idx, _| if idx == 0 { Fate::Drop } else { Fate::Deliver },
+    ));
+    p.b.listen(80).unwrap();
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.run_until(Duration::from_secs(3), |p| {
+        p.a.state() == State::Established
+    });
+    assert_eq!(p.a.state(), State::Established);
+    // The SYN-ACK echoed the retransmitted SYN's timestamp: a valid sample.
+    assert_eq!(p.a.rtt().srtt(), Some(ms(10)));
+}
+
+#[test]
+fn lost_syn_without_timestamps_falls_back_to_3s_rto() {
+    let plain = TcpConfig {
+        timestamps: false,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::new(plain.clone(), plain);
+    p.ab.filter = Some(Box::new(
+        |idx, _| if idx == 0 { Fate::Drop } else { Fate::Deliver },
+    ));
+    p.b.listen(80).unwrap();
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.run_until(Duration::from_secs(3), |p| {
+        p.a.state() == State::Established
+    });
+    assert_eq!(p.a.state(), State::Established);
+    // RFC 6298 §5.7 / Karn: no sample, RTO 3 s.
+    assert_eq!(p.a.rtt().srtt(), None);
+    assert_eq!(p.a.rtt().rto(), Duration::from_secs(3));
+}
+
+#[test]
+fn connect_times_out_into_a_black_hole() {
+    let cfg = TcpConfig {
+        syn_retries: 2,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::new(cfg, TcpConfig::default());
+    p.ab.filter = Some(Box::new(|_, _| Fate::Drop));
+    p.b.listen(80).unwrap();
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.run_until(Duration::from_secs(20), |p| p.a.state() == State::Closed);
+    assert_eq!(p.a.error(), Some(TcpError::TimedOut));
+    // 1 + 2 retransmissions.
+    assert_eq!(p.ab.count, 3);
+}
+
+#[test]
+fn paws_drops_old_timestamps() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let mut scratch = [0u8; 64];
+    let before = p.a.rcv_nxt();
+    let seg = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::PSH,
+        seq_number: before,
+        ack_number: Some(p.a.snd_nxt()),
+        window_len: 1000,
+        timestamp: Some(TcpTimestamp { tsval: 1, tsecr: 0 }),
+        payload: b"old data",
+        ..TcpRepr::default()
+    };
+    p.a.handle_segment(p.now, &seg);
+    assert_eq!(p.a.rcv_nxt(), before, "PAWS rejected the segment");
+    assert!(
+        p.a.poll_transmit(p.now, &mut scratch).is_some(),
+        "and ACKed it"
+    );
+}
+
+#[test]
+fn rst_reply_follows_rfc_9293() {
+    let syn = TcpRepr {
+        src_port: 1,
+        dst_port: 2,
+        flags: TcpFlags::SYN,
+        seq_number: SubflowSeq(100),
+        payload: b"abc",
+        ..TcpRepr::default()
+    };
+    let r = rst_reply(&syn).unwrap();
+    assert_eq!((r.src_port, r.dst_port), (2, 1));
+    assert_eq!(r.seq_number, SubflowSeq(0));
+    assert_eq!(r.ack_number, Some(SubflowSeq(104)));
+    let ack = TcpRepr {
+        ack_number: Some(SubflowSeq(555)),
+        flags: TcpFlags::ACK,
+        ..syn
+    };
+    let r = rst_reply(&ack).unwrap();
+    assert_eq!(r.seq_number, SubflowSeq(555));
+    assert_eq!(r.ack_number, None);
+    let rst = TcpRepr {
+        flags: TcpFlags::RST,
+        ..syn
+    };
+    assert!(rst_reply(&rst).is_none());
+}
+
+#[test]
+fn abort_sends_rst_and_peer_resets() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.abort();
+    assert_eq!(p.a.state(), State::Closed);
+    p.run_until(ms(50), |p| p.b.state() == State::Closed);
+    assert_eq!(p.b.error(), Some(TcpError::Reset));
+}
+
+#[test]
+fn api_state_errors() {
+    let mut s = TcpSocket::new(TcpConfig::default(), SubflowSeq(1), 0).unwrap();
+    assert_eq!(
+        s.connect(Instant::ZERO, 0, 80),
+        Err(SocketError::InvalidPort)
+    );
+    assert_eq!(s.listen(0), Err(SocketError::InvalidPort));
+    s.listen(80).unwrap();
+    assert_eq!(
+        s.connect(Instant::ZERO, 1, 80),
+        Err(SocketError::InvalidState)
+    );
+    assert_eq!(s.send(b"x"), 0, "no data before a connection");
+    s.close();
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(State::Established.to_string(), "ESTABLISHED");
+    assert!(TcpSocket::new(
+        TcpConfig {
+            mss: 1,
+            ..TcpConfig::default()
+        },
+        SubflowSeq(1),
+        0
+    )
+    .is_err());
+}
+
+#[test]
+fn delayed_ack_acks_every_second_segment_or_after_timeout() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    // Exhaust the quick-ACK budget with a bulk transfer first.
+    let data = pattern(100_000);
+    let got = p.transfer(&data, Duration::from_secs(5));
+    assert!(got == data);
+    p.run_until(ms(500), |_| false);
+    let before = p.ba.count;
+    // One small segment: its ACK is delayed (40..200 ms), not immediate.
+    p.a.send(b"x");
+    p.step(MS);
+    p.run_until(ms(30), |_| false);
+    assert_eq!(p.ba.count, before, "{}", p.dump());
+    p.run_until(ms(300), |p| p.ba.count > before);
+    assert_eq!(p.ba.count, before + 1);
+}
