@@ -252,6 +252,8 @@ pub struct TcpSocket {
     probe_needed: bool,
     /// Send what the window allows despite SWS avoidance (its override timeout fired).
     force_send: bool,
+    /// The application released the socket: FIN_WAIT_2 is bounded in time.
+    orphaned: bool,
     /// Consecutive retransmission timeouts (or probes) without progress.
     retries: u8,
     syn_retransmitted: bool,
@@ -315,6 +317,7 @@ impl TcpSocket {
             rtx_first: false,
             probe_needed: false,
             force_send: false,
+            orphaned: false,
             retries: 0,
             syn_retransmitted: false,
             last_send: None,
@@ -490,7 +493,8 @@ impl TcpSocket {
         n
     }
 
-    /// Closes our direction (RFC 9293 §3.10.4): queued data is sent, then a FIN.
+    /// Closes our direction (RFC 9293 §3.10.4): queued data is sent, then a FIN. Data
+    /// from the peer is still received (a half-close, like `shutdown(SHUT_WR)`).
     pub fn close(&mut self) {
         match self.state {
             State::Closed | State::Listen | State::SynSent => self.enter_closed(),
@@ -505,6 +509,18 @@ impl TcpSocket {
                 self.state = State::LastAck;
             }
             _ => {}
+        }
+    }
+
+    /// The application is done with the socket (Linux's `close()` after `shutdown()`):
+    /// like [`close`](Self::close), and FIN_WAIT_2 then lasts at most
+    /// [`TcpConfig::fin_wait2_timeout`] (Linux's `tcp_fin_timeout` for orphans).
+    pub fn release(&mut self, now: Instant) {
+        self.close();
+        self.orphaned = true;
+        if self.state == State::FinWait2 {
+            self.timers
+                .set(Timer::FinWait2, after(now, self.cfg.fin_wait2_timeout));
         }
     }
 
@@ -773,7 +789,14 @@ impl TcpSocket {
 
         // First, check the sequence number.
         if !segment_acceptable(seg.seq_number, seg.segment_len(), self.rcv_nxt, rcv_wnd) {
-            if !rst {
+            if self.state == State::SynReceived
+                && seg.flags.contains(TcpFlags::SYN)
+                && seg.ack_number.is_none()
+                && seg.seq_number == self.irs
+            {
+                // The peer retransmitted its SYN: our SYN-ACK was lost; resend it.
+                self.syn_needed = true;
+            } else if !rst {
                 // "an acknowledgment should be sent in reply (unless the RST bit is
                 // set ...)"; a duplicate FIN in TIME-WAIT also restarts the 2 MSL timer.
                 self.ack_now = true;
@@ -991,8 +1014,10 @@ impl TcpSocket {
                 match self.state {
                     State::FinWait1 => {
                         self.state = State::FinWait2;
-                        self.timers
-                            .set(Timer::FinWait2, after(now, self.cfg.fin_wait2_timeout));
+                        if self.orphaned {
+                            self.timers
+                                .set(Timer::FinWait2, after(now, self.cfg.fin_wait2_timeout));
+                        }
                     }
                     State::Closing => self.enter_time_wait(now),
                     State::LastAck => self.enter_closed(),
@@ -1167,6 +1192,8 @@ impl TcpSocket {
         self.fin_received = false;
         self.retries = 0;
         self.syn_retransmitted = false;
+        self.orphaned = false;
+        self.force_send = false;
         self.rtt = RttEstimator::new(RttConfig::from(&self.cfg));
         self.timers.stop_all();
         self.dsack = None;
@@ -1209,9 +1236,9 @@ impl TcpSocket {
         match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => self.syn_needed.then(|| self.syn_segment(now, false)),
-            State::SynReceived => {
-                (self.syn_needed || self.ack_now).then(|| self.syn_segment(now, true))
-            }
+            State::SynReceived if self.syn_needed => Some(self.syn_segment(now, true)),
+            // Simultaneous open: a plain ACK of the peer's SYN (RFC 9293 §3.5 figure 7).
+            State::SynReceived => self.ack_now.then(|| self.pure_ack(now)),
             State::TimeWait => self.ack_now.then(|| self.pure_ack(now)),
             _ => self.transmit_synchronized(now, scratch),
         }
@@ -1315,9 +1342,15 @@ impl TcpSocket {
 
     /// New data (and the FIN after it), if the windows and Nagle allow.
     fn new_data<'b>(&mut self, now: Instant, scratch: &'b mut [u8]) -> Option<TcpRepr<'b>> {
+        // CLOSING can be reached before our FIN left (the peer's FIN arrived first in
+        // FIN-WAIT-1), so it still sends data and the FIN.
         if !matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         ) {
             return None;
         }

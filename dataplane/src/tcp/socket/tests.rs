@@ -687,3 +687,273 @@ fn delayed_ack_acks_every_second_segment_or_after_timeout() {
     p.run_until(ms(300), |p| p.ba.count > before);
     assert_eq!(p.ba.count, before + 1);
 }
+
+/// A tiny deterministic PRNG for loss patterns.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.next() % 1000 < per_mille
+    }
+}
+
+fn lossy(seed: u64, per_mille: u64) -> Filter {
+    let mut rng = XorShift(seed);
+    Box::new(move |_, r| {
+        // Never lose the handshake here; other tests cover that.
+        if r.flags.contains(TcpFlags::SYN) {
+            return Fate::Deliver;
+        }
+        if rng.chance(per_mille) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    })
+}
+
+/// Both directions send at once over lossy links, then close; everything arrives.
+fn lossy_bidirectional(cfg: TcpConfig, seed: u64, per_mille: u64) {
+    let mut p = Pair::connected(cfg.clone(), cfg);
+    p.ab.filter = Some(lossy(seed, per_mille));
+    p.ba.filter = Some(lossy(seed ^ 0x5555, per_mille));
+    let da = pattern(150_000);
+    let db: Vec<u8> = pattern(120_000).into_iter().rev().collect();
+    let (mut sa, mut sb) = (0, 0);
+    let (mut ga, mut gb) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 4096];
+    let end = p.now + Duration::from_secs(120);
+    let mut closed = (false, false);
+    while p.now < end && !(p.a.state() == State::TimeWait || p.a.state() == State::Closed)
+        || !(p.b.state() == State::TimeWait || p.b.state() == State::Closed)
+    {
+        if p.now >= end {
+            break;
+        }
+        sa += p.a.send(&da[sa..]);
+        sb += p.b.send(&db[sb..]);
+        if sa == da.len() && !closed.0 {
+            p.a.close();
+            closed.0 = true;
+        }
+        if sb == db.len() && !closed.1 {
+            p.b.close();
+            closed.1 = true;
+        }
+        loop {
+            let n = p.b.recv(&mut buf);
+            gb.extend_from_slice(&buf[..n]);
+            let m = p.a.recv(&mut buf);
+            ga.extend_from_slice(&buf[..m]);
+            if n == 0 && m == 0 {
+                break;
+            }
+        }
+        p.step(MS);
+    }
+    if let Err(e) = same(&gb, &da) {
+        std::fs::write("/tmp/lossy_dump.txt", p.dump()).ok();
+        panic!(
+            "a->b {e} (seed {seed}) states {} {}",
+            p.a.state(),
+            p.b.state()
+        );
+    }
+    if let Err(e) = same(&ga, &db) {
+        panic!(
+            "b->a {e} (seed {seed}) states {} {}",
+            p.a.state(),
+            p.b.state()
+        );
+    }
+    assert!(p.a.recv_finished() && p.b.recv_finished());
+    assert_eq!(p.a.error(), None);
+    assert_eq!(p.b.error(), None);
+}
+
+#[test]
+fn lossy_links_with_sack() {
+    for seed in 1..6 {
+        lossy_bidirectional(TcpConfig::default(), seed, 20);
+    }
+}
+
+#[test]
+fn lossy_links_without_sack() {
+    let cfg = TcpConfig {
+        sack: false,
+        ..TcpConfig::default()
+    };
+    for seed in 1..4 {
+        lossy_bidirectional(cfg.clone(), seed * 7, 20);
+    }
+}
+
+#[test]
+fn lossy_links_reno_no_timestamps() {
+    let cfg = TcpConfig {
+        congestion: crate::tcp::CongestionAlgorithm::Reno,
+        timestamps: false,
+        ..TcpConfig::default()
+    };
+    for seed in 1..4 {
+        lossy_bidirectional(cfg.clone(), seed * 13, 30);
+    }
+}
+
+#[test]
+fn heavy_loss_still_completes() {
+    lossy_bidirectional(TcpConfig::default(), 42, 150);
+}
+
+#[test]
+fn lost_fin_is_retransmitted() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let mut dropped = false;
+    p.ab.filter = Some(Box::new(move |_, r| {
+        if r.flags.contains(TcpFlags::FIN) && !dropped {
+            dropped = true;
+            return Fate::Drop;
+        }
+        Fate::Deliver
+    }));
+    p.a.close();
+    p.run_until(Duration::from_secs(3), |p| p.b.state() == State::CloseWait);
+    assert_eq!(p.b.state(), State::CloseWait, "{}", p.dump());
+    p.run_until(ms(100), |p| p.a.state() == State::FinWait2);
+    assert_eq!(p.a.state(), State::FinWait2);
+}
+
+#[test]
+fn retransmissions_exhausted_time_out() {
+    let cfg = TcpConfig {
+        max_retries: 3,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::connected(cfg, TcpConfig::default());
+    p.ab.filter = Some(Box::new(|_, _| Fate::Drop));
+    p.a.send(b"into the void");
+    p.run_until(Duration::from_secs(60), |p| p.a.state() == State::Closed);
+    assert_eq!(p.a.error(), Some(TcpError::TimedOut));
+}
+
+#[test]
+fn lost_syn_ack_is_resent_on_retransmitted_syn() {
+    let mut p = Pair::default_pair();
+    p.ba.filter = Some(Box::new(
+        |idx, _| if idx == 0 { Fate::Drop } else { Fate::Deliver },
+    ));
+    p.b.listen(80).unwrap();
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.run_until(Duration::from_secs(5), |p| {
+        p.a.state() == State::Established && p.b.state() == State::Established
+    });
+    assert_eq!(p.a.state(), State::Established, "{}", p.dump());
+    assert_eq!(p.b.state(), State::Established);
+}
+
+#[test]
+fn rst_in_syn_received_returns_to_listen() {
+    let mut p = Pair::default_pair();
+    p.b.listen(80).unwrap();
+    let mut scratch = [0u8; 64];
+    let syn = TcpRepr {
+        src_port: 4000,
+        dst_port: 80,
+        flags: TcpFlags::SYN,
+        seq_number: SubflowSeq(500),
+        window_len: 1000,
+        ..TcpRepr::default()
+    };
+    p.b.handle_segment(p.now, &syn);
+    assert_eq!(p.b.state(), State::SynReceived);
+    let synack = p.b.poll_transmit(p.now, &mut scratch).unwrap();
+    assert!(synack.flags.contains(TcpFlags::SYN));
+    assert_eq!(synack.ack_number, Some(SubflowSeq(501)));
+    // No options offered, none answered.
+    assert_eq!(
+        (synack.window_scale, synack.sack_permitted, synack.timestamp),
+        (None, false, None)
+    );
+    let rst = TcpRepr {
+        src_port: 4000,
+        dst_port: 80,
+        flags: TcpFlags::RST,
+        seq_number: SubflowSeq(501),
+        ..TcpRepr::default()
+    };
+    p.b.handle_segment(p.now, &rst);
+    assert_eq!(p.b.state(), State::Listen);
+    assert_eq!(p.b.error(), None);
+    // A bare ACK to a listener gets a RST.
+    let ack = TcpRepr {
+        flags: TcpFlags::ACK,
+        ack_number: Some(SubflowSeq(9)),
+        ..rst
+    };
+    p.b.handle_segment(p.now, &ack);
+    let r = p.b.poll_transmit(p.now, &mut scratch).unwrap();
+    assert!(r.flags.contains(TcpFlags::RST));
+    assert_eq!(r.seq_number, SubflowSeq(9));
+}
+
+#[test]
+fn simultaneous_open() {
+    let mut p = Pair::default_pair();
+    p.a.connect(p.now, 4000, 80).unwrap();
+    p.b.connect(p.now, 80, 4000).unwrap();
+    p.run_until(Duration::from_secs(2), |p| {
+        p.a.state() == State::Established && p.b.state() == State::Established
+    });
+    assert_eq!(p.a.state(), State::Established, "{}", p.dump());
+    assert_eq!(p.b.state(), State::Established);
+    let data = pattern(5000);
+    let got = p.transfer(&data, Duration::from_secs(2));
+    assert!(got == data);
+}
+
+#[test]
+fn ack_of_unsent_data_is_challenged_and_dropped() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    let mut scratch = [0u8; 64];
+    let before = p.a.snd_una();
+    let seg = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::ACK,
+        seq_number: p.a.rcv_nxt(),
+        ack_number: Some(p.a.snd_nxt() + 1000),
+        window_len: 1000,
+        payload: b"data",
+        ..TcpRepr::default()
+    };
+    p.a.handle_segment(p.now, &seg);
+    assert_eq!(p.a.snd_una(), before);
+    assert_eq!(p.a.rcv_nxt(), seg.seq_number, "segment dropped");
+    assert!(p.a.poll_transmit(p.now, &mut scratch).is_some());
+}
+
+#[test]
+fn released_socket_bounds_fin_wait_2() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.release(p.now);
+    p.run_until(ms(100), |p| p.a.state() == State::FinWait2);
+    assert_eq!(p.a.state(), State::FinWait2);
+    let deadline = p.a.poll_timeout().expect("FIN_WAIT_2 timer");
+    p.now = deadline;
+    p.a.handle_timeout(p.now);
+    assert_eq!(p.a.state(), State::Closed);
+    // A half-closed (not released) socket waits for the peer's FIN indefinitely.
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.close();
+    p.run_until(ms(100), |p| p.a.state() == State::FinWait2);
+    assert_eq!(p.a.poll_timeout(), None);
+}
