@@ -156,8 +156,14 @@ pub struct TcpConfig {
     pub syn_retries: u8,
     /// Data retransmissions before giving up (Linux `tcp_retries2`, 15).
     pub max_retries: u8,
-    /// Idle time before keepalive probes start, or `None` for no keepalive.
+    /// Idle time before keepalive probes start, or `None` for no keepalive
+    /// (RFC 9293 §3.8.4: off by default; Linux `tcp_keepalive_time` is 2 h).
     pub keepalive: Option<Duration>,
+    /// Time between unanswered keepalive probes (Linux `tcp_keepalive_intvl`, 75 s).
+    pub keepalive_interval: Duration,
+    /// Unanswered probes before the connection is dropped (Linux
+    /// `tcp_keepalive_probes`, 9).
+    pub keepalive_probes: u8,
 }
 
 impl Default for TcpConfig {
@@ -185,6 +191,8 @@ impl Default for TcpConfig {
             syn_retries: 6,
             max_retries: 15,
             keepalive: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
         }
     }
 }

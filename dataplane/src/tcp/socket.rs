@@ -17,8 +17,9 @@
 //! recovery (RFC 6582 style without SACK), RTO with backoff (RFC 6298), congestion
 //! control through [`Controller`], delayed ACKs, Nagle and SWS avoidance, zero-window
 //! probing, PAWS (RFC 7323 §5), FIN handling in every state, TIME_WAIT, and RST
-//! processing with RFC 5961 challenge ACKs. Not implemented: urgent data, keepalive,
-//! ECN, tail loss probes, pacing, path MTU changes.
+//! processing with RFC 5961 challenge ACKs, keepalive (RFC 9293 §3.8.4). Not
+//! implemented: urgent data, ECN, tail loss probes, pacing, path MTU changes, data
+//! carried on a SYN.
 
 use core::fmt;
 use core::time::Duration;
@@ -254,6 +255,8 @@ pub struct TcpSocket {
     force_send: bool,
     /// The application released the socket: FIN_WAIT_2 is bounded in time.
     orphaned: bool,
+    /// Unanswered keepalive probes.
+    keepalive_probes: u8,
     /// Consecutive retransmission timeouts (or probes) without progress.
     retries: u8,
     syn_retransmitted: bool,
@@ -318,6 +321,7 @@ impl TcpSocket {
             probe_needed: false,
             force_send: false,
             orphaned: false,
+            keepalive_probes: 0,
             retries: 0,
             syn_retransmitted: false,
             last_send: None,
@@ -555,7 +559,8 @@ impl TcpSocket {
                 Timer::DelayedAck => self.ack_now = true,
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::TimeWait | Timer::FinWait2 => self.enter_closed(),
-                Timer::LossProbe | Timer::Keepalive | Timer::Pacing => {}
+                Timer::Keepalive => self.on_keepalive_timeout(now),
+                Timer::LossProbe | Timer::Pacing => {}
             }
         }
     }
@@ -589,6 +594,43 @@ impl TcpSocket {
                     .set(Timer::Retransmit, after(now, self.rtt.rto()));
             }
             _ => {}
+        }
+    }
+
+    /// RFC 9293 §3.8.4: after `keepalive` of silence, probe with an old sequence
+    /// number (which the peer must ACK); drop the connection after
+    /// `keepalive_probes` unanswered probes.
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        let Some(idle) = self.cfg.keepalive else {
+            return;
+        };
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        ) {
+            return;
+        }
+        if self.snd_una != self.snd_nxt || self.unsent() > 0 {
+            // Not idle: the retransmission machinery watches the peer.
+            self.timers.set(Timer::Keepalive, after(now, idle));
+            return;
+        }
+        if self.keepalive_probes >= self.cfg.keepalive_probes {
+            return self.fail(TcpError::TimedOut);
+        }
+        self.keepalive_probes += 1;
+        self.probe_needed = true;
+        self.timers
+            .set(Timer::Keepalive, after(now, self.cfg.keepalive_interval));
+    }
+
+    /// Something arrived from the peer: the keepalive clock restarts.
+    fn peer_alive(&mut self, now: Instant) {
+        self.keepalive_probes = 0;
+        if let Some(idle) = self.cfg.keepalive {
+            if self.state.is_synchronized() && self.state != State::TimeWait {
+                self.timers.set(Timer::Keepalive, after(now, idle));
+            }
         }
     }
 
@@ -780,6 +822,7 @@ impl TcpSocket {
             self.timers.stop(Timer::Retransmit);
         }
         self.last_send = Some(now);
+        self.peer_alive(now);
     }
 
     /// RFC 9293 §3.10.7.4, for SYN-RECEIVED and the synchronized states.
@@ -823,6 +866,8 @@ impl TcpSocket {
                 }
             }
         }
+
+        self.peer_alive(now);
 
         // Second, check the RST bit (RFC 5961 §3.2).
         if rst {

@@ -957,3 +957,23 @@ fn released_socket_bounds_fin_wait_2() {
     p.run_until(ms(100), |p| p.a.state() == State::FinWait2);
     assert_eq!(p.a.poll_timeout(), None);
 }
+
+#[test]
+fn keepalive_probes_an_idle_peer_and_gives_up() {
+    let cfg = TcpConfig {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 3,
+        ..TcpConfig::default()
+    };
+    let mut p = Pair::connected(cfg, TcpConfig::default());
+    // The peer answers: the connection stays up.
+    p.run_until(Duration::from_secs(25), |_| false);
+    assert_eq!(p.a.state(), State::Established);
+    let probes = p.ab.log.iter().filter(|l| l.contains("len=0")).count();
+    assert!(probes >= 2, "{}", p.dump());
+    // The peer vanishes: 3 probes, then ETIMEDOUT.
+    p.ba.filter = Some(Box::new(|_, _| Fate::Drop));
+    p.run_until(Duration::from_secs(30), |p| p.a.state() == State::Closed);
+    assert_eq!(p.a.error(), Some(TcpError::TimedOut));
+}
