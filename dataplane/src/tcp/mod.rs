@@ -16,11 +16,12 @@
 //! | [`sack`] | the sender's SACK scoreboard and RFC 6675 loss recovery (IsLost, NextSeg, pipe) |
 //! | [`check`] | segment acceptability, trimming, RST/ACK verdicts with RFC 5961 hardening |
 //! | [`window`] | SND.WND/WL1/WL2, advertised window with SWS avoidance, Nagle, ACK policy |
+//! | [`socket`] | the RFC 9293 state machine: `handle_segment`, `poll_transmit`, `poll_timeout`, `handle_timeout`, `send`/`recv`/`close`/`abort` |
 //! | [`congestion`] | the [`congestion::CongestionControl`] trait, NewReno, CUBIC (+HyStart++), LIA |
 //!
 //! # How the connection state machine uses them
 //!
-//! The state machine (`socket.rs`, the next step) owns one of each and wires them so:
+//! The state machine ([`socket::TcpSocket`]) owns one of each and wires them so:
 //!
 //! * **Send side.** `send(&[u8])` enqueues into the send [`buffer::RingBuffer`]; byte 0 of
 //!   the ring is `SND.UNA`. `poll_transmit` computes the usable window as

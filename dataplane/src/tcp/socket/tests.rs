@@ -977,3 +977,96 @@ fn keepalive_probes_an_idle_peer_and_gives_up() {
     p.run_until(Duration::from_secs(30), |p| p.a.state() == State::Closed);
     assert_eq!(p.a.error(), Some(TcpError::TimedOut));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Seg {
+        flags: u8,
+        seq_off: i64,
+        ack_off: Option<i64>,
+        window: u16,
+        sack: Vec<(i64, u32)>,
+        ts: Option<(u32, u32)>,
+        len: usize,
+        dt_ms: u64,
+    }
+
+    fn seg() -> impl Strategy<Value = Seg> {
+        (
+            any::<u8>(),
+            prop_oneof![-70_000i64..70_000, any::<i32>().prop_map(i64::from)],
+            proptest::option::of(prop_oneof![
+                -70_000i64..70_000,
+                any::<i32>().prop_map(i64::from)
+            ]),
+            any::<u16>(),
+            proptest::collection::vec((-70_000i64..70_000, 0u32..20_000), 0..4),
+            proptest::option::of((any::<u32>(), any::<u32>())),
+            0usize..3000,
+            0u64..400,
+        )
+            .prop_map(
+                |(flags, seq_off, ack_off, window, sack, ts, len, dt_ms)| Seg {
+                    flags,
+                    seq_off,
+                    ack_off,
+                    window,
+                    sack,
+                    ts,
+                    len,
+                    dt_ms,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Arbitrary segments thrown at an established connection never panic and keep
+        /// the sequence invariants.
+        #[test]
+        fn random_segments_never_panic(segs in proptest::collection::vec(seg(), 1..40), sack in any::<bool>()) {
+            let cfg = TcpConfig { sack, ..TcpConfig::default() };
+            let mut p = Pair::connected(cfg.clone(), cfg);
+            p.a.send(&pattern(50_000));
+            p.step(MS);
+            let payload = pattern(3000);
+            let mut scratch = vec![0u8; 65536];
+            for s in segs {
+                let rcv = p.a.rcv_nxt();
+                let snd = p.a.snd_una();
+                let mut sack_ranges = [None; 4];
+                for (slot, (off, len)) in sack_ranges.iter_mut().zip(&s.sack) {
+                    let left = SubflowSeq(snd.0.wrapping_add(*off as u32));
+                    *slot = Some((left, left + *len as usize));
+                }
+                let r = TcpRepr {
+                    src_port: 80,
+                    dst_port: 4000,
+                    flags: TcpFlags(s.flags),
+                    seq_number: SubflowSeq(rcv.0.wrapping_add(s.seq_off as u32)),
+                    ack_number: s.ack_off.map(|o| SubflowSeq(snd.0.wrapping_add(o as u32))),
+                    window_len: s.window,
+                    sack_ranges,
+                    timestamp: s.ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                    payload: &payload[..s.len],
+                    ..TcpRepr::default()
+                };
+                p.a.handle_segment(p.now, &r);
+                p.now += ms(s.dt_ms);
+                p.a.handle_timeout(p.now);
+                for _ in 0..1000 {
+                    if p.a.poll_transmit(p.now, &mut scratch).is_none() {
+                        break;
+                    }
+                }
+                prop_assert!(p.a.snd_una() <= p.a.snd_nxt());
+                prop_assert!(p.a.in_flight() <= p.a.snd_nxt() - p.a.snd_una() + 65536 * 2);
+                let mut buf = [0u8; 4096];
+                p.a.recv(&mut buf);
+            }
+        }
+    }
+}
