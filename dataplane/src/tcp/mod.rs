@@ -149,6 +149,10 @@ pub struct TcpConfig {
     pub fin_wait2_timeout: Duration,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
+    /// Slow-start growth limit per ACK in segments, RFC 3465 §2.2's `L` (2). `None`
+    /// grows by all bytes acknowledged, as Linux does; that matters when ACKs are
+    /// coalesced (GRO, batch receive), which a poll-mode receiver does.
+    pub abc_limit: Option<u32>,
     /// Duplicate-ACK threshold for fast retransmit (RFC 5681 §3.2, RFC 6675: 3).
     pub dup_thresh: u32,
     /// Congestion controller for new connections.
@@ -187,6 +191,7 @@ impl Default for TcpConfig {
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),
             initial_window: 10,
+            abc_limit: Some(2),
             dup_thresh: 3,
             congestion: CongestionAlgorithm::default(),
             syn_retries: 6,

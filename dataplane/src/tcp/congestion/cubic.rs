@@ -10,7 +10,7 @@
 use core::time::Duration;
 
 use super::hystart::{HyStartPlusPlus, SlowStartAction};
-use super::reno::ABC_LIMIT;
+use super::reno::{abc_growth, ABC_LIMIT};
 use super::{recovery_exit_cwnd, AckEvent, CcContext, CongestionControl, CongestionEvent};
 use crate::tcp::{elapsed, Instant};
 
@@ -72,6 +72,8 @@ pub struct Cubic {
     w_est: f64,
     hystart: HyStartPlusPlus,
     saved: Option<Saved>,
+    /// RFC 3465 `L` in segments; `None` for no limit.
+    abc_limit: Option<u32>,
 }
 
 impl Cubic {
@@ -91,6 +93,7 @@ impl Cubic {
             w_est: 0.0,
             hystart: HyStartPlusPlus::new(),
             saved: None,
+            abc_limit: Some(ABC_LIMIT as u32),
         }
     }
 
@@ -112,6 +115,11 @@ impl Cubic {
     /// `W_est` in segments.
     pub fn w_est(&self) -> f64 {
         self.w_est
+    }
+
+    /// Sets RFC 3465's `L` for slow start; `None` removes the limit (Linux).
+    pub fn set_abc_limit(&mut self, l: Option<u32>) {
+        self.abc_limit = l;
     }
 
     /// Sets ssthresh (e.g. from a cached route metric).
@@ -152,7 +160,7 @@ impl Cubic {
             }
         }
         let room = self.ssthresh as f64 - self.cwnd;
-        let inc = (ack.bytes_acked.min(ABC_LIMIT * self.mss) / divisor) as f64;
+        let inc = (abc_growth(ack.bytes_acked, self.abc_limit, self.mss) / divisor) as f64;
         let inc = inc.min(room);
         self.cwnd += inc;
         if self.cwnd < self.ssthresh as f64 {

@@ -35,6 +35,11 @@ impl Lia {
         }
     }
 
+    /// Sets RFC 3465's `L` for slow start (see [`NewReno::set_abc_limit`]).
+    pub fn set_abc_limit(&mut self, l: Option<u32>) {
+        self.reno.set_abc_limit(l);
+    }
+
     /// RFC 6356 §3 `alpha` and `cwnd_total` (bytes) for this subflow (`cwnd`, `srtt`)
     /// and its siblings; `None` when this subflow has no RTT estimate.
     pub fn alpha(cwnd: usize, srtt: Option<Duration>, ctx: &CcContext<'_>) -> Option<(f64, f64)> {

@@ -218,11 +218,21 @@ impl Controller {
     pub fn new(cfg: &TcpConfig, mss: usize) -> Self {
         let iw = cfg.initial_cwnd(mss);
         match cfg.congestion {
-            CongestionAlgorithm::Reno => Controller::Reno(reno::NewReno::new(mss, iw)),
-            CongestionAlgorithm::Cubic => {
-                Controller::Cubic(cubic::Cubic::new(mss, iw, cubic::CubicConfig::default()))
+            CongestionAlgorithm::Reno => {
+                let mut c = reno::NewReno::new(mss, iw);
+                c.set_abc_limit(cfg.abc_limit);
+                Controller::Reno(c)
             }
-            CongestionAlgorithm::Lia => Controller::Lia(lia::Lia::new(mss, iw)),
+            CongestionAlgorithm::Cubic => {
+                let mut c = cubic::Cubic::new(mss, iw, cubic::CubicConfig::default());
+                c.set_abc_limit(cfg.abc_limit);
+                Controller::Cubic(c)
+            }
+            CongestionAlgorithm::Lia => {
+                let mut c = lia::Lia::new(mss, iw);
+                c.set_abc_limit(cfg.abc_limit);
+                Controller::Lia(c)
+            }
         }
     }
 

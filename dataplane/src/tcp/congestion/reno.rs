@@ -11,6 +11,14 @@ use super::{
 /// RFC 3465 §2.2: in slow start, at most `L * SMSS` bytes of growth per ACK; `L = 2`.
 pub const ABC_LIMIT: usize = 2;
 
+/// The slow-start growth allowed for `acked` bytes with limit `l` segments of `mss`.
+pub(crate) fn abc_growth(acked: usize, l: Option<u32>, mss: usize) -> usize {
+    match l {
+        Some(l) => acked.min((l as usize).saturating_mul(mss)),
+        None => acked,
+    }
+}
+
 /// NewReno's window state.
 #[derive(Debug, Clone)]
 pub struct NewReno {
@@ -21,6 +29,8 @@ pub struct NewReno {
     bytes_acked: usize,
     /// State before the last reduction, for undo.
     prior: Option<(usize, usize)>,
+    /// RFC 3465 `L` in segments; `None` for no limit.
+    abc_limit: Option<u32>,
 }
 
 impl NewReno {
@@ -34,7 +44,14 @@ impl NewReno {
             ssthresh: usize::MAX,
             bytes_acked: 0,
             prior: None,
+            abc_limit: Some(ABC_LIMIT as u32),
         }
+    }
+
+    /// Sets RFC 3465's `L` (segments of slow-start growth per ACK); `None` removes
+    /// the limit.
+    pub fn set_abc_limit(&mut self, l: Option<u32>) {
+        self.abc_limit = l;
     }
 
     /// Sets ssthresh (e.g. from a cached route metric).
@@ -59,9 +76,7 @@ impl NewReno {
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 eq. (2) with RFC 3465 §2.2: cwnd += min(N, L*SMSS), and not
             // past ssthresh; what is left counts towards congestion avoidance.
-            let inc = acked
-                .min(ABC_LIMIT * self.mss)
-                .min(self.ssthresh - self.cwnd);
+            let inc = abc_growth(acked, self.abc_limit, self.mss).min(self.ssthresh - self.cwnd);
             self.cwnd += inc;
             acked -= inc;
             if self.cwnd < self.ssthresh || acked == 0 {
@@ -181,6 +196,14 @@ mod tests {
         // A stretch ACK for 5 segments grows by at most L = 2 SMSS (RFC 3465 §2.2).
         r.on_ack(&ack(5 * MSS), &ctx(10 * MSS));
         assert_eq!(r.cwnd(), 12 * MSS);
+    }
+
+    #[test]
+    fn abc_limit_can_be_lifted_for_stretch_acks() {
+        let mut r = NewReno::new(MSS, 10 * MSS);
+        r.set_abc_limit(None);
+        r.on_ack(&ack(5 * MSS), &ctx(10 * MSS));
+        assert_eq!(r.cwnd(), 15 * MSS);
     }
 
     #[test]
