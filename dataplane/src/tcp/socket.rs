@@ -18,8 +18,8 @@
 //! control through [`Controller`], delayed ACKs, Nagle and SWS avoidance, zero-window
 //! probing, PAWS (RFC 7323 §5), FIN handling in every state, TIME_WAIT, and RST
 //! processing with RFC 5961 challenge ACKs, keepalive (RFC 9293 §3.8.4). Not
-//! implemented: urgent data, ECN, tail loss probes, pacing, path MTU changes, data
-//! carried on a SYN.
+//! implemented: urgent data, ECN, tail loss probes, pacing, path MTU changes, queueing
+//! data carried on a (first) SYN.
 
 use core::fmt;
 use core::time::Duration;
@@ -755,6 +755,15 @@ impl TcpSocket {
             // Take an RTT sample from the handshake.
             self.rtt_sample_on_ack(now, ack, seg);
             self.ack_now = true;
+            // RFC 9293 §3.10.7.3: "continue processing at the sixth step": data (and a
+            // FIN) carried on the SYN-ACK.
+            if self.state == State::Established {
+                self.on_data(now, seg);
+            }
+            if seg.flags.contains(TcpFlags::FIN) {
+                self.rcv_fin = Some(seg.seq_number + 1 + seg.payload.len());
+                self.try_consume_fin(now);
+            }
         } else {
             // Simultaneous open: SYN-RECEIVED, send SYN-ACK.
             self.snd_wnd =
@@ -802,6 +811,10 @@ impl TcpSocket {
             self.recv_buf.capacity(),
             self.rcv_nxt,
         );
+        // The window our SYN (or the SYN-ACK about to go) offers, unscaled
+        // (RFC 7323 §2.2), now that RCV.NXT is known.
+        self.rcv_wnd
+            .advertise_syn(self.rcv_nxt, self.recv_buf.window());
         self.last_ack_sent = self.rcv_nxt;
     }
 

@@ -1079,3 +1079,30 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn data_on_syn_ack_is_delivered() {
+    let mut s = TcpSocket::new(TcpConfig::default(), SubflowSeq(100), 0).unwrap();
+    let mut scratch = [0u8; 128];
+    s.connect(Instant::ZERO, 4000, 80).unwrap();
+    let syn = s.poll_transmit(Instant::ZERO, &mut scratch).unwrap();
+    assert!(syn.flags.contains(TcpFlags::SYN));
+    let synack = TcpRepr {
+        src_port: 80,
+        dst_port: 4000,
+        flags: TcpFlags::SYN | TcpFlags::FIN,
+        seq_number: SubflowSeq(7000),
+        ack_number: Some(SubflowSeq(101)),
+        window_len: 5000,
+        max_seg_size: Some(1400),
+        payload: b"hello",
+        ..TcpRepr::default()
+    };
+    s.handle_segment(Instant::from_millis(3), &synack);
+    assert_eq!(s.state(), State::CloseWait);
+    let mut buf = [0u8; 16];
+    assert_eq!(s.recv(&mut buf), 5);
+    assert_eq!(&buf[..5], b"hello");
+    assert!(s.recv_finished());
+    assert_eq!(s.rcv_nxt(), SubflowSeq(7000 + 1 + 5 + 1));
+}
