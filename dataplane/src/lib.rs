@@ -10,5 +10,6 @@ pub mod crypto;
 pub mod pcap;
 pub mod seq;
 pub mod sim;
+pub mod tcp;
 pub mod time;
 pub mod wire;
