@@ -13,11 +13,19 @@ cargo fmt --all -- --check
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 
+# Test output is kept to sum up the counts in the closing line.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 echo "== cargo test (no default features: no DPDK needed)" >&2
 cargo test -p dataplane --no-default-features
 
 echo "== cargo test --workspace" >&2
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$log"
 
 echo "== fuzz targets" >&2
 ci/fuzz.sh
+
+passed=$(grep -Eo '^test result: [a-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: ${passed} passed, ${failed} failed"
