@@ -29,3 +29,7 @@ uint64_t mpdk_pktmbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 int mpdk_errno(void) { return rte_errno; }
 uint64_t mpdk_rdtsc(void) { return rte_rdtsc(); }
 unsigned mpdk_lcore_id(void) { return rte_lcore_id(); }
+uint64_t mpdk_tx_offload_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM; }
+uint64_t mpdk_tx_offload_tcp_cksum(void) { return RTE_ETH_TX_OFFLOAD_TCP_CKSUM; }
+uint64_t mpdk_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
+uint64_t mpdk_rx_offload_tcp_cksum(void) { return RTE_ETH_RX_OFFLOAD_TCP_CKSUM; }

@@ -24,4 +24,10 @@ uint64_t mpdk_pktmbuf_ol_flags(const struct rte_mbuf *m);
 int mpdk_errno(void);
 uint64_t mpdk_rdtsc(void);
 unsigned mpdk_lcore_id(void);
+
+/* Offload capability bits are RTE_BIT64() macros bindgen cannot evaluate. */
+uint64_t mpdk_tx_offload_ipv4_cksum(void);
+uint64_t mpdk_tx_offload_tcp_cksum(void);
+uint64_t mpdk_rx_offload_ipv4_cksum(void);
+uint64_t mpdk_rx_offload_tcp_cksum(void);
 #endif
