@@ -1,22 +1,26 @@
 //! `mpdk`: the mpdk console.
 //!
-//! Today it offers `mpdk pcap-decode FILE [--json]`; the DPDK console
-//! (`mpdk [EAL options] -- [app options]`) arrives with the dataplane.
+//! Today it offers `mpdk pcap-decode FILE [--json]` and parses the console's command line
+//! (`mpdk [EAL options] -- [app options]`, see [`cli`]); the console itself arrives with
+//! the DPDK worker loop.
 #![forbid(unsafe_code)]
 
+mod cli;
 mod decode;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: mpdk pcap-decode FILE [--json]
+usage: mpdk [EAL options] -- [app options]
+       mpdk pcap-decode FILE [--json]
        mpdk --help | --version
 
 commands:
   pcap-decode FILE   print one line per TCP packet of a pcap/pcapng capture
                      (Ethernet, Linux cooked v1/v2 or raw IP), with its MPTCP options
-    --json           one JSON object per TCP packet instead (format in README.md)";
+    --json           one JSON object per TCP packet instead (format in README.md)
+";
 
 /// A command-line or run-time failure: printed as one line, exit status 2 for usage
 /// errors and 1 for failures while running.
@@ -43,9 +47,8 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), Failure> {
     match args.first().map(String::as_str) {
-        None => Err(Failure::Usage("missing command".into())),
         Some("-h") | Some("--help") | Some("help") => {
-            println!("{USAGE}");
+            println!("{USAGE}\n{}", cli::APP_USAGE);
             Ok(())
         }
         Some("-V") | Some("--version") => {
@@ -53,8 +56,27 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         Some("pcap-decode") => pcap_decode(&args[1..]),
-        Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"))),
+        Some(other) if !other.starts_with('-') => {
+            Err(Failure::Usage(format!("unknown command '{other}'")))
+        }
+        _ => console(args),
     }
+}
+
+/// `mpdk [EAL options] -- [app options]`: the console. Its command line is parsed and
+/// checked now; the DPDK worker loop it drives is not built yet.
+fn console(args: &[String]) -> Result<(), Failure> {
+    let mut argv = vec!["mpdk".to_string()];
+    argv.extend(args.iter().cloned());
+    let config = cli::parse(&argv).map_err(|e| Failure::Usage(e.0))?;
+    Err(Failure::Run(format!(
+        "the DPDK console is not built yet ({} mode parsed); available now: pcap-decode",
+        if config.embedded {
+            "embedded demo"
+        } else {
+            "EAL"
+        }
+    )))
 }
 
 fn pcap_decode(args: &[String]) -> Result<(), Failure> {

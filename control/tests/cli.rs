@@ -28,7 +28,17 @@ fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_one_line_error(&mpdk(&[]), 2, "missing command");
+    assert_one_line_error(
+        &mpdk(&["--", "--listen", "1", "--connect", "1.2.3.4:5"]),
+        2,
+        "one of --listen and --connect",
+    );
+    assert_one_line_error(
+        &mpdk(&["--no-huge", "--", "--limits", "subflows=9"]),
+        2,
+        "over the maximum 8",
+    );
+    assert_one_line_error(&mpdk(&["--", "--bogus"]), 2, "unknown option '--bogus'");
     assert_one_line_error(&mpdk(&["frobnicate"]), 2, "unknown command 'frobnicate'");
     assert_one_line_error(&mpdk(&["pcap-decode"]), 2, "missing FILE");
     assert_one_line_error(
