@@ -9,10 +9,13 @@
 #![deny(unsafe_code)]
 
 pub mod crypto;
+pub mod mptcp;
 pub mod nic;
 pub mod pcap;
+pub mod sched;
 pub mod seq;
 pub mod sim;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,21 @@
+//! MPTCP (RFC 8684): the data level above the subflows, and the handshake work that the
+//! control core owns.
+//!
+//! Handshake side (separable from the data path, owned by the control core):
+//! [`token`] (the token table), [`handshake`] (MP_CAPABLE and MP_JOIN state, HMAC checks
+//! in typestate), [`pm`] (path manager: endpoints, limits, actions, events), [`mib`]
+//! (counters named after Linux's `MPTcpExt*`).
+//!
+//! Data side (shared lock-free between the workers that own a connection's subflows):
+//! [`shared`] (the atomics), [`sendbuf`] (send buffer indexed by DSN), [`mapping`]
+//! (DSS mappings on receive and their validation), [`reassembly`] (data-level
+//! out-of-order queue).
+
+pub mod handshake;
+pub mod mapping;
+pub mod mib;
+pub mod pm;
+pub mod reassembly;
+pub mod sendbuf;
+pub mod shared;
+pub mod token;
