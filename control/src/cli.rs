@@ -101,6 +101,9 @@ pub struct AppConfig {
     pub stats_period: Option<Duration>,
     pub interactive: bool,
     pub duration: Option<Duration>,
+    /// Abort each connection (MP_FASTCLOSE, or RST for plain TCP) once this many bytes
+    /// have been sent plus received: how tests make mpdk the side that aborts.
+    pub abort_after: Option<u64>,
 }
 
 /// A command-line error: one line, said as is.
@@ -133,6 +136,7 @@ app options (after --):
   --json                     one JSON object per connection on stdout when done
   --stats-period S           a live statistics line every S seconds
   --duration S               run the embedded demo for S seconds
+  --abort-after N            abort each connection (MP_FASTCLOSE) after N bytes moved
   -i                         interactive prompt";
 
 /// Parses `N` with an optional k/M/G suffix (powers of 1024).
@@ -258,6 +262,7 @@ pub fn parse(args: &[String]) -> Result<AppConfig, CliError> {
         stats_period: None,
         interactive: false,
         duration: None,
+        abort_after: None,
     };
     let mut it = app.iter();
     while let Some(opt) = it.next() {
@@ -323,6 +328,7 @@ pub fn parse(args: &[String]) -> Result<AppConfig, CliError> {
                 }
             }
             "--json" => c.json = true,
+            "--abort-after" => c.abort_after = Some(parse_size(&value()?)?),
             "--stats-period" => c.stats_period = Some(parse_seconds("--stats-period", &value()?)?),
             "--duration" => c.duration = Some(parse_seconds("--duration", &value()?)?),
             "-i" | "--interactive" => c.interactive = true,
@@ -427,6 +433,19 @@ mod tests {
         assert_eq!(c.proto, Proto::Tcp);
         assert_eq!(c.count, 3);
         assert_eq!(c.stats_period, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn abort_after_takes_a_size() {
+        let c = parse(&args(
+            "-- --connect 10.0.1.1:5201 --mode sink --abort-after 1M",
+        ))
+        .unwrap();
+        assert_eq!(c.abort_after, Some(1 << 20));
+        assert!(parse(&args(
+            "-- --connect 10.0.1.1:5201 --mode sink --abort-after x"
+        ))
+        .is_err());
     }
 
     #[test]
