@@ -17,6 +17,11 @@ fn main() {
         ),
     };
 
+    // rte_eth_from_rings (back-to-back ring ports for the embedded demo and tests) lives
+    // in the ring PMD's own library, which pkg-config's libdpdk does not list (PMDs are
+    // normally loaded as plugins; loading the same library again as a plugin is a no-op).
+    println!("cargo:rustc-link-lib=dylib=rte_net_ring");
+
     let mut cc = cc::Build::new();
     cc.file("shim.c")
         .include(".")

@@ -19,3 +19,5 @@ pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+#[cfg(feature = "dpdk")]
+pub mod worker;

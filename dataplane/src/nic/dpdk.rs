@@ -523,3 +523,59 @@ impl Drop for Port {
         }
     }
 }
+
+/// Creates a back-to-back pair of ring ports named `{name}a` and `{name}b`: what one
+/// transmits on queue `q` the other receives on queue `q` (`rte_eth_from_rings` over
+/// two rings per queue, one per direction). This is a link without a NIC for the
+/// embedded demo and the tests. Returns the two port ids; start them with
+/// [`Port::start`]. The rings live as long as the EAL.
+pub fn ring_link(name: &str, queues: u16, size: u32) -> Result<(u16, u16), DpdkError> {
+    let queues = queues.max(1) as usize;
+    let mut ab = Vec::with_capacity(queues);
+    let mut ba = Vec::with_capacity(queues);
+    for q in 0..queues {
+        for (dir, out) in [("ab", &mut ab), ("ba", &mut ba)] {
+            let rname = CString::new(format!("{name}_{dir}{q}"))
+                .map_err(|_| DpdkError::BadArgument(name.to_string()))?;
+            // SAFETY: rname is NUL-terminated and outlives the call; flags select a
+            // single-producer single-consumer ring (one port transmits, one receives).
+            let r = unsafe {
+                sys::rte_ring_create(
+                    rname.as_ptr(),
+                    size.next_power_of_two(),
+                    sys::SOCKET_ID_ANY,
+                    sys::RING_F_SP_ENQ | sys::RING_F_SC_DEQ,
+                )
+            };
+            if r.is_null() {
+                let code = errno();
+                return Err(DpdkError::Call {
+                    what: "rte_ring_create",
+                    code,
+                    text: strerror(code),
+                });
+            }
+            out.push(r);
+        }
+    }
+    let make = |suffix: &str, rx: &[*mut sys::rte_ring], tx: &[*mut sys::rte_ring]| {
+        let pname = CString::new(format!("{name}{suffix}"))
+            .map_err(|_| DpdkError::BadArgument(name.to_string()))?;
+        // SAFETY: the ring arrays hold `queues` valid rings each and outlive the call
+        // (DPDK copies the pointers); the name is NUL-terminated.
+        let id = unsafe {
+            sys::rte_eth_from_rings(
+                pname.as_ptr(),
+                rx.as_ptr(),
+                rx.len() as u32,
+                tx.as_ptr(),
+                tx.len() as u32,
+                0,
+            )
+        };
+        check("rte_eth_from_rings", id).map(|id| id as u16)
+    };
+    let a = make("a", &ba, &ab)?;
+    let b = make("b", &ab, &ba)?;
+    Ok((a, b))
+}
