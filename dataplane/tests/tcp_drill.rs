@@ -4,6 +4,8 @@
 
 mod drill;
 
+use core::time::Duration;
+
 use dataplane::tcp::TcpConfig;
 use drill::Drill;
 
@@ -21,9 +23,57 @@ fn run(name: &str, cfg: TcpConfig) -> Drill {
     d
 }
 
+/// Runs the named script after [`drill::PASSIVE_OPEN`].
+fn established(name: &str, cfg: TcpConfig) -> Drill {
+    let mut d = Drill::new(cfg);
+    d.run(drill::PASSIVE_OPEN);
+    d.run(&script(name));
+    d
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// ------------------------------------------------------------------ opening and closing
+
 #[test]
 fn passive_open() {
     run("passive_open", TcpConfig::default());
+}
+
+#[test]
+fn active_open() {
+    run("active_open", TcpConfig::default());
+}
+
+#[test]
+fn simultaneous_open() {
+    run("simultaneous_open", TcpConfig::default());
+}
+
+#[test]
+fn simultaneous_close() {
+    established("simultaneous_close", TcpConfig::default());
+}
+
+#[test]
+fn half_close() {
+    established("half_close", TcpConfig::default());
+}
+
+#[test]
+fn peer_half_close() {
+    established("peer_half_close", TcpConfig::default());
+}
+
+#[test]
+fn time_wait_duration_is_configurable_and_fin_retransmission_is_acked() {
+    let cfg = TcpConfig {
+        time_wait: Duration::from_secs(2),
+        ..TcpConfig::default()
+    };
+    established("time_wait", cfg);
 }
 
 // ------------------------------------------------------------------ the harness itself
