@@ -6,6 +6,8 @@ mod drill;
 
 use core::time::Duration;
 
+use dataplane::seq::SubflowSeq;
+use dataplane::tcp::socket::State;
 use dataplane::tcp::TcpConfig;
 use drill::Drill;
 
@@ -126,4 +128,80 @@ fn harness_rejects_malformed_scripts() {
     assert!(e.contains("bad flag"), "{e}");
     let e = d.try_run("0 frobnicate()").unwrap_err();
     assert!(e.contains("unknown call"), "{e}");
+}
+
+// ------------------------------------------------------------------ resets and RFC 5961
+
+#[test]
+fn rst_for_ack_in_listen() {
+    run("rst_listen_bad_ack", TcpConfig::default());
+}
+
+#[test]
+fn rst_from_closed_socket() {
+    let mut d = Drill::with_isn(TcpConfig::default(), SubflowSeq(0));
+    d.run(&script("rst_closed"));
+}
+
+#[test]
+fn rst_for_bad_ack_in_syn_sent() {
+    run("rst_syn_sent_bad_ack", TcpConfig::default());
+}
+
+#[test]
+fn rst_for_bad_ack_in_syn_received() {
+    run("rst_syn_recv_bad_ack", TcpConfig::default());
+}
+
+#[test]
+fn rst_acking_syn_refuses_connection() {
+    run("rst_synsent_refused", TcpConfig::default());
+}
+
+#[test]
+fn rst_at_rcv_nxt_resets() {
+    established("rst_exact_resets", TcpConfig::default());
+}
+
+#[test]
+fn rst_in_window_draws_challenge_ack() {
+    established("rst_in_window_challenge", TcpConfig::default());
+}
+
+#[test]
+fn syn_in_established_draws_challenge_ack() {
+    established("syn_in_established_challenge", TcpConfig::default());
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    // RFC 5961 §7: at most 100 challenge ACKs per second (per connection here).
+    let mut d = Drill::new(TcpConfig::default());
+    d.run(drill::PASSIVE_OPEN);
+    let mut s = String::new();
+    for _ in 0..100 {
+        s.push_str("+0 < R 1001:1001(0) win 0\n");
+        s.push_str("+0 > . 1:1(0) ack 1 <nop,nop,TS val 1100 ecr 200>\n");
+    }
+    // The 101st, and more within the same second, get no answer.
+    s.push_str("+0 < R 1001:1001(0) win 0\n");
+    s.push_str("+0.5 < S 7:7(0) win 1000 <mss 1000>\n");
+    s.push_str("+0.49 < R 1001:1001(0) win 0\n");
+    // A second after the first, challenges are allowed again.
+    s.push_str("+0.02 < R 1001:1001(0) win 0\n");
+    s.push_str("+0 > . 1:1(0) ack 1 <nop,nop,TS val 2110 ecr 200>\n");
+    d.run(&s);
+    assert_eq!(d.sock().state(), State::Established);
+}
+
+// ------------------------------------------------------------------ MSS
+
+#[test]
+fn smaller_peer_mss_is_used() {
+    run("mss_negotiation", TcpConfig::default());
+}
+
+#[test]
+fn missing_mss_option_means_536() {
+    run("mss_default", TcpConfig::default());
 }
