@@ -401,6 +401,11 @@ impl TcpSocket {
         self.sb.pipe(self.snd_nxt)
     }
 
+    /// RFC 5681's FlightSize: data sent and not yet cumulatively acknowledged.
+    fn flight_size(&self) -> usize {
+        self.snd_nxt - self.snd_una
+    }
+
     /// Turns the Nagle algorithm on or off (`TCP_NODELAY` is `false`).
     pub fn set_nagle(&mut self, on: bool) {
         self.nagle = on;
@@ -584,7 +589,8 @@ impl TcpSocket {
                 }
                 // RFC 6298 §5.4-5.6: retransmit the earliest unacknowledged segment,
                 // back off, restart the timer.
-                let ctx = CcContext::new(now, self.mss, self.in_flight(), self.rtt.srtt());
+                // RFC 5681 §3.1 eq. (4): ssthresh from FlightSize.
+                let ctx = CcContext::new(now, self.mss, self.flight_size(), self.rtt.srtt());
                 self.cc.on_rto(self.retries > 0, &ctx);
                 self.sb.on_rto(self.snd_nxt);
                 self.rtt.on_timeout();
@@ -1094,8 +1100,10 @@ impl TcpSocket {
             self.rtx_first = false;
         }
         if summary.enter_recovery {
-            // RFC 6675 §5 (4.1)-(4.3).
-            ctx.in_flight = prior_flight;
+            // RFC 6675 §5 (4.1)-(4.3). ssthresh comes from FlightSize (RFC 5681 eq. 4:
+            // sent and not cumulatively acknowledged), not from the pipe, which the
+            // duplicate ACKs or SACK blocks have already shrunk.
+            ctx.in_flight = self.flight_size();
             self.cc.on_congestion_event(CongestionEvent::Loss, &ctx);
             self.sb.enter_recovery(self.snd_nxt);
             self.rtx_first = true;
