@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use dataplane::seq::SubflowSeq;
 use dataplane::tcp::socket::State;
-use dataplane::tcp::TcpConfig;
+use dataplane::tcp::{CongestionAlgorithm, RtoFloor, TcpConfig};
 use drill::Drill;
 
 fn script(name: &str) -> String {
@@ -204,4 +204,65 @@ fn smaller_peer_mss_is_used() {
 #[test]
 fn missing_mss_option_means_536() {
     run("mss_default", TcpConfig::default());
+}
+
+// ------------------------------------------------------------------ retransmission
+
+fn reno() -> TcpConfig {
+    TcpConfig {
+        congestion: CongestionAlgorithm::Reno,
+        ..TcpConfig::default()
+    }
+}
+
+#[test]
+fn rto_doubles_on_each_expiry() {
+    established("rto_backoff", TcpConfig::default());
+}
+
+#[test]
+fn karn_no_sample_from_retransmission() {
+    run("rto_karn", TcpConfig::default());
+}
+
+/// The first retransmission after the 100 ms handshake sample comes after `rto`.
+fn first_rto(cfg: TcpConfig, rto: Duration) {
+    let mut d = Drill::new(cfg);
+    d.run(drill::PASSIVE_OPEN);
+    let rto = rto.as_secs_f64();
+    d.run(&format!(
+        "+0 write(100) = 100
+         +0 > P. 1:101(100) ack 1 <...>
+         +{rto} > . 1:101(100) ack 1 <...>
+         +{} > . 1:101(100) ack 1 <...>",
+        2.0 * rto
+    ));
+}
+
+#[test]
+fn min_rto_is_configurable() {
+    // Linux floor: SRTT + max(4*RTTVAR, min_rto) = 100 + max(200, 500) ms.
+    let cfg = TcpConfig {
+        min_rto: ms(500),
+        ..TcpConfig::default()
+    };
+    first_rto(cfg, ms(600));
+    // RFC 6298 §2.4 floor: max(SRTT + 4*RTTVAR, min_rto) = max(300, 1000) ms.
+    let cfg = TcpConfig {
+        min_rto: Duration::from_secs(1),
+        rto_floor: RtoFloor::Rfc6298,
+        ..TcpConfig::default()
+    };
+    first_rto(cfg, ms(1000));
+    let cfg = TcpConfig {
+        min_rto: ms(50),
+        rto_floor: RtoFloor::Rfc6298,
+        ..TcpConfig::default()
+    };
+    first_rto(cfg, ms(300));
+}
+
+#[test]
+fn fast_retransmit_and_newreno_partial_ack() {
+    run("fast_retransmit", reno());
 }

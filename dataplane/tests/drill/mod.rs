@@ -51,6 +51,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use dataplane::seq::SubflowSeq;
+use dataplane::tcp::congestion::CongestionControl;
 use dataplane::tcp::socket::{State, TcpError, TcpSocket};
 use dataplane::tcp::{Instant, TcpConfig};
 use dataplane::wire::mptcp::Version;
@@ -738,6 +739,16 @@ impl Drill {
             "tcpi_rto" => s.rtt().rto().as_micros().to_string(),
             "tcpi_snd_cwnd" => (s.cwnd() / s.mss().max(1)).to_string(),
             "tcpi_snd_mss" => s.mss().to_string(),
+            "tcpi_snd_ssthresh" => {
+                let t = s.congestion().ssthresh();
+                if t >= usize::MAX / 2 {
+                    "infinite".into()
+                } else {
+                    (t / s.mss().max(1)).to_string()
+                }
+            }
+            "tcpi_snd_ssthresh_bytes" => s.congestion().ssthresh().to_string(),
+            "tcpi_snd_cwnd_bytes" => s.cwnd().to_string(),
             "tcpi_backoff" => s.rtt().backoff().to_string(),
             "tcpi_srtt" => s
                 .rtt()
