@@ -266,3 +266,20 @@ fn min_rto_is_configurable() {
 fn fast_retransmit_and_newreno_partial_ack() {
     run("fast_retransmit", reno());
 }
+
+// ------------------------------------------------------------------ SACK and ACKs
+
+#[test]
+fn sack_blocks_report_holes_most_recent_first() {
+    established("sack_blocks", TcpConfig::default());
+}
+
+#[test]
+fn sack_recovery_retransmits_only_the_holes() {
+    run("sack_recovery", reno());
+}
+
+#[test]
+fn delayed_ack_and_quick_ack() {
+    established("delayed_ack", TcpConfig::default());
+}

@@ -755,6 +755,7 @@ impl Drill {
                 .srtt()
                 .map_or("none".into(), |d| d.as_micros().to_string()),
             "tcpi_error" => s.error().map_or("none".into(), |e| errno(e).to_string()),
+            "tcpi_pipe" => s.in_flight().to_string(),
             "tcpi_unacked" => (s.snd_nxt() - s.snd_una()).to_string(),
             _ => return Err(format!("unknown assertion variable {name}")),
         })
