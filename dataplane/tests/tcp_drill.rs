@@ -283,3 +283,60 @@ fn sack_recovery_retransmits_only_the_holes() {
 fn delayed_ack_and_quick_ack() {
     established("delayed_ack", TcpConfig::default());
 }
+
+// ------------------------------------------------------------------ windows
+
+#[test]
+fn zero_window_probes_back_off() {
+    established("zero_window", TcpConfig::default());
+}
+
+#[test]
+fn window_scaling_both_ways() {
+    let cfg = TcpConfig {
+        recv_buffer: 128 * 1024,
+        ..TcpConfig::default()
+    };
+    run("window_scaling", cfg);
+}
+
+// ------------------------------------------------------------------ timestamps
+
+#[test]
+fn timestamps_are_echoed() {
+    established("timestamps", TcpConfig::default());
+}
+
+#[test]
+fn paws_drops_old_timestamps() {
+    established("paws", TcpConfig::default());
+}
+
+// ------------------------------------------------------------------ reassembly
+
+#[test]
+fn duplicate_and_overlapping_segments() {
+    established("overlap", TcpConfig::default());
+}
+
+// ------------------------------------------------------------------ timers
+
+#[test]
+fn keepalive_probes_then_gives_up() {
+    let cfg = TcpConfig {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 3,
+        ..TcpConfig::default()
+    };
+    established("keepalive", cfg);
+}
+
+#[test]
+fn syn_retries_give_up() {
+    let cfg = TcpConfig {
+        syn_retries: 2,
+        ..TcpConfig::default()
+    };
+    run("syn_retries", cfg);
+}
