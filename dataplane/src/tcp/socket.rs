@@ -984,6 +984,11 @@ impl TcpSocket {
             }
         }
         self.try_consume_fin(now);
+        if seg.flags.contains(TcpFlags::FIN) && self.rcv_fin.is_some() {
+            // RFC 5681 §4.2: an out-of-order segment (here a FIN beyond a hole, with or
+            // without data) draws an immediate duplicate ACK.
+            self.ack_now = true;
+        }
     }
 
     /// The ACK field in a synchronized state. Returns false when the segment must be
