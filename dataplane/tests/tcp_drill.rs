@@ -340,3 +340,67 @@ fn syn_retries_give_up() {
     };
     run("syn_retries", cfg);
 }
+
+// ------------------------------------------------------------------ more edge cases
+
+#[test]
+fn syn_timeout_sets_3s_rto_without_sample() {
+    run("syn_rto_fallback", TcpConfig::default());
+}
+
+#[test]
+fn syn_timeout_with_timestamp_sample_keeps_measured_rto() {
+    run("syn_rto_ts_sample", TcpConfig::default());
+}
+
+#[test]
+fn lost_syn_ack_is_resent() {
+    run("lost_syn_ack", TcpConfig::default());
+}
+
+#[test]
+fn rst_in_syn_received_returns_to_listen() {
+    run("rst_syn_recv_listen", TcpConfig::default());
+}
+
+#[test]
+fn ack_of_unsent_or_ancient_data_is_challenged() {
+    established("ack_unsent_data", TcpConfig::default());
+}
+
+#[test]
+fn rto_retransmits_holes_in_slow_start() {
+    run("rto_go_back", reno());
+}
+
+#[test]
+fn retransmissions_exhausted_time_out() {
+    let cfg = TcpConfig {
+        max_retries: 3,
+        ..TcpConfig::default()
+    };
+    established("retries_exhausted", cfg);
+}
+
+#[test]
+fn lost_fin_and_orphan_fin_wait_2() {
+    let cfg = TcpConfig {
+        fin_wait2_timeout: Duration::from_secs(5),
+        ..TcpConfig::default()
+    };
+    established("lost_fin", cfg);
+}
+
+#[test]
+fn out_of_order_fin_waits_for_data() {
+    established("ooo_fin", TcpConfig::default());
+}
+
+#[test]
+fn receive_window_closes_and_reopens() {
+    let cfg = TcpConfig {
+        recv_buffer: 4096,
+        ..TcpConfig::default()
+    };
+    run("recv_window_update", cfg);
+}
