@@ -404,3 +404,42 @@ fn receive_window_closes_and_reopens() {
     };
     run("recv_window_update", cfg);
 }
+
+#[test]
+fn sender_sws_override_timer() {
+    established("sws_override", TcpConfig::default());
+}
+
+#[test]
+fn data_on_syn_is_not_queued() {
+    run("data_on_syn", TcpConfig::default());
+}
+
+#[test]
+fn window_scale_above_14_is_clamped() {
+    let cfg = TcpConfig {
+        initial_window: 20,
+        ..TcpConfig::default()
+    };
+    run("wscale_clamp", cfg);
+}
+
+#[test]
+fn no_window_scaling_unless_both_offer() {
+    run("no_wscale", TcpConfig::default());
+}
+
+#[test]
+fn old_segment_does_not_update_window() {
+    run("old_window_update", TcpConfig::default());
+}
+
+#[test]
+fn close_in_syn_received_and_time_wait_input() {
+    run("close_in_syn_recv", TcpConfig::default());
+}
+
+#[test]
+fn active_open_with_queued_data_and_plain_peer() {
+    run("active_open_with_data", TcpConfig::default());
+}
