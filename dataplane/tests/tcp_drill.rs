@@ -443,3 +443,27 @@ fn close_in_syn_received_and_time_wait_input() {
 fn active_open_with_queued_data_and_plain_peer() {
     run("active_open_with_data", TcpConfig::default());
 }
+
+/// 16 one-byte segments from the peer, each ACKed at once: the quick-ACK budget of a
+/// new connection (as Linux's) is spent and ACKs are delayed from then on.
+fn spend_quickacks(d: &mut Drill) {
+    let mut s = String::new();
+    for i in 1..=16 {
+        s.push_str(&format!(
+            "+0 < . {i}:{}(1) ack 1 win 1000 <nop,nop,TS val 300 ecr 1000>\n+0 > . 1:1(0) ack {} <...>\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    d.run(&s);
+    let mut buf = [0u8; 16];
+    assert_eq!(d.sock_mut().recv(&mut buf), 16);
+}
+
+#[test]
+fn delayed_ack_piggybacks_and_fin_rides_on_data() {
+    let mut d = Drill::new(TcpConfig::default());
+    d.run(drill::PASSIVE_OPEN);
+    spend_quickacks(&mut d);
+    d.run(&script("piggyback"));
+}
