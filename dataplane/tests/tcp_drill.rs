@@ -467,3 +467,23 @@ fn delayed_ack_piggybacks_and_fin_rides_on_data() {
     spend_quickacks(&mut d);
     d.run(&script("piggyback"));
 }
+
+#[test]
+fn third_ack_with_data_and_fin() {
+    run("third_ack_data_fin", TcpConfig::default());
+}
+
+#[test]
+fn unusable_sack_blocks_are_ignored() {
+    run("bogus_sack", reno());
+}
+
+#[test]
+fn zero_window_with_nothing_in_flight_probes() {
+    established("zero_window_in_flight", TcpConfig::default());
+}
+
+#[test]
+fn sack_recovery_sends_new_data_when_holes_are_done() {
+    run("sack_recovery_new_data", reno());
+}
