@@ -35,10 +35,13 @@
 //!   bounded), `abort()`; packetdrill's `socket`, `bind`, `accept`, `fcntl` and
 //!   `setsockopt` lines are accepted (`TCP_NODELAY` turns Nagle off), so real
 //!   packetdrill argument lists work (`write(4, ..., 1000) = 1000`).
-//! * **Assertions**: `%{ assert tcpi_state == TCP_ESTABLISHED }%`, also `tcpi_rto`
-//!   (µs), `tcpi_snd_cwnd` (segments), `tcpi_snd_mss`, `tcpi_backoff`,
-//!   `tcpi_retransmits`-free; `;` separates several. `%{ }%` is a no-op line that lets
-//!   time pass while nothing must be sent.
+//! * **Assertions**: `%{ assert tcpi_state == TCP_ESTABLISHED }%` in packetdrill's
+//!   Python-block syntax; `;` separates several. Variables: `tcpi_state`, `tcpi_rto`
+//!   and `tcpi_srtt` (µs), `tcpi_backoff`, `tcpi_snd_mss`, `tcpi_snd_cwnd` and
+//!   `tcpi_snd_ssthresh` (segments), `tcpi_snd_cwnd_bytes`, `tcpi_snd_ssthresh_bytes`,
+//!   `tcpi_pipe` (RFC 6675 pipe, bytes), `tcpi_unacked` (SND.NXT - SND.UNA, bytes),
+//!   `tcpi_error` (`ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT` or `none`). `%{ }%` is a
+//!   no-op line that lets time pass while nothing must be sent.
 //!
 //! Rust code can interleave with scripts: [`Drill::run`] can be called several times
 //! (time continues), and [`Drill::sock`] gives the socket in between.
@@ -850,7 +853,7 @@ fn parse_time(t: &str) -> Res<When> {
         None => (false, t),
     };
     let secs: f64 = num.parse().map_err(|_| format!("bad time `{t}`"))?;
-    if !(secs >= 0.0) {
+    if !secs.is_finite() || secs < 0.0 {
         return Err(format!("bad time `{t}`"));
     }
     let d = Duration::from_nanos((secs * 1e9).round() as u64);
@@ -1023,7 +1026,7 @@ fn parse_call(s: &str) -> Res<Call> {
         "shutdown" => Call::Shutdown,
         "close" => Call::Close,
         "abort" => Call::Abort,
-        "setsockopt" if args.iter().any(|a| *a == "TCP_NODELAY") => Call::NoDelay,
+        "setsockopt" if args.contains(&"TCP_NODELAY") => Call::NoDelay,
         "socket" | "bind" | "accept" | "fcntl" | "setsockopt" | "getsockopt" => Call::Ignored,
         other => return Err(format!("unknown call `{other}`")),
     })
