@@ -487,3 +487,23 @@ fn zero_window_with_nothing_in_flight_probes() {
 fn sack_recovery_sends_new_data_when_holes_are_done() {
     run("sack_recovery_new_data", reno());
 }
+
+#[test]
+fn paws_on_pure_ack_not_on_rst() {
+    established("paws_ack_and_rst", TcpConfig::default());
+}
+
+#[test]
+fn challenge_ack_in_syn_received() {
+    run("syn_recv_challenge", TcpConfig::default());
+}
+
+#[test]
+fn rto_go_back_n_without_sack() {
+    run("rto_no_sack", reno());
+}
+
+#[test]
+fn closing_retransmits_lost_fin() {
+    established("closing_fin_lost", TcpConfig::default());
+}
