@@ -507,3 +507,27 @@ fn rto_go_back_n_without_sack() {
 fn closing_retransmits_lost_fin() {
     established("closing_fin_lost", TcpConfig::default());
 }
+
+#[test]
+fn no_keepalive_unless_configured() {
+    // RFC 9293 §3.8.4: keepalives are off by default. Two idle hours pass in silence.
+    let mut d = Drill::new(TcpConfig::default());
+    d.run(drill::PASSIVE_OPEN);
+    d.run("+7200 %{ assert tcpi_state == TCP_ESTABLISHED }%");
+    assert!(d.sock().poll_timeout().is_none());
+}
+
+#[test]
+fn harness_time_forms_and_tolerance() {
+    // Absolute times, `*`, and `<...>`; the RTO retransmission leaves at 0.4 and may be
+    // scripted up to 4 ms off.
+    let mut d = Drill::new(TcpConfig::default());
+    d.run(drill::PASSIVE_OPEN);
+    d.run(
+        "0.1 write(100) = 100
+         *   > P. 1:101(100) ack 1 <...>
+         0.397 > . 1:101(100) ack 1 <...>",
+    );
+    let e = failure("+0 write(100)\n+0 > P. 1:101(100) ack 1 <...>\n+.305 > . 1:101(100) ack 1 <...>");
+    assert!(e.contains("sent at 0.400000, expected at 0.405000"), "{e}");
+}
