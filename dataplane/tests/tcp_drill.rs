@@ -528,6 +528,42 @@ fn harness_time_forms_and_tolerance() {
          *   > P. 1:101(100) ack 1 <...>
          0.397 > . 1:101(100) ack 1 <...>",
     );
-    let e = failure("+0 write(100)\n+0 > P. 1:101(100) ack 1 <...>\n+.305 > . 1:101(100) ack 1 <...>");
+    let e =
+        failure("+0 write(100)\n+0 > P. 1:101(100) ack 1 <...>\n+.305 > . 1:101(100) ack 1 <...>");
     assert!(e.contains("sent at 0.400000, expected at 0.405000"), "{e}");
+}
+
+#[test]
+fn sack_blocks_with_more_holes_than_fit() {
+    established("sack_many_holes", TcpConfig::default());
+}
+
+/// `n` full segments of 1448 bytes from our sequence offset `start`, the last with PSH
+/// when `push`.
+fn segments(start: usize, n: usize, push: bool) -> String {
+    (0..n)
+        .map(|i| {
+            let s = start + i * 1448;
+            let f = if push && i + 1 == n { "P." } else { "." };
+            format!("+0 > {f} {s}:{}(1448) ack 1 <...>\n", s + 1448)
+        })
+        .collect()
+}
+
+#[test]
+fn cwnd_restarts_after_idle() {
+    // RFC 5681 §4.1: after an idle period longer than the RTO, cwnd is at most
+    // RW = min(IW, cwnd) when sending resumes.
+    let mut d = Drill::new(reno());
+    d.run(drill::PASSIVE_OPEN);
+    let mut s = String::from("+0 write(14480) = 14480\n");
+    s += &segments(1, 10, true);
+    // One ACK for all: slow start adds L = 2 segments (RFC 3465).
+    s += "+.1 < . 1:1(0) ack 14481 win 1000 <nop,nop,TS val 300 ecr 1100>\n";
+    s += "+0 %{ assert tcpi_snd_cwnd == 12 }%\n";
+    // Idle for 1 s (RTO 300 ms), then 20 segments' worth of data: IW goes out.
+    s += "+1 write(28960) = 28960\n";
+    s += &segments(14481, 10, false);
+    s += "+0 %{ assert tcpi_snd_cwnd == 10 }%\n";
+    d.run(&s);
 }
