@@ -567,3 +567,12 @@ fn cwnd_restarts_after_idle() {
     s += "+0 %{ assert tcpi_snd_cwnd == 10 }%\n";
     d.run(&s);
 }
+
+#[test]
+fn syn_ack_retries_give_up() {
+    let cfg = TcpConfig {
+        syn_retries: 2,
+        ..TcpConfig::default()
+    };
+    run("synack_retries", cfg);
+}
