@@ -576,3 +576,23 @@ fn syn_ack_retries_give_up() {
     };
     run("synack_retries", cfg);
 }
+
+#[test]
+fn harness_reads_packetdrill_scripts() {
+    // The head of a typical packetdrill script (the socket calls of the Linux tests)
+    // and a time range.
+    run(
+        "packetdrill_syntax",
+        TcpConfig {
+            recv_buffer: 65535,
+            ..TcpConfig::default()
+        },
+    );
+    let e = failure(
+        "+0 write(100)\n+0 > P. 1:101(100) ack 1 <...>\n+.31...+.5 > . 1:101(100) ack 1 <...>",
+    );
+    assert!(
+        e.contains("sent at 0.400000, expected at 0.410000...0.600000"),
+        "{e}"
+    );
+}

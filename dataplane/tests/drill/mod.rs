@@ -13,8 +13,9 @@
 //! ```
 //!
 //! * **Time.** `+dt` is relative to the previous line's time, a bare number is absolute
-//!   (seconds since the script's start), `*` is "whenever". Timers of the socket run
-//!   between lines in virtual time.
+//!   (seconds since the script's start), `*` is "whenever", `a...b` a range (a `>`
+//!   segment may leave anywhere in it; the next line's `+dt` counts from when it did).
+//!   Timers of the socket run between lines in virtual time.
 //! * **`<` lines** are injected into the socket (emitted and re-parsed through the wire
 //!   codec). **`>` lines** must be the next segment the socket sends, sent at the
 //!   line's time within [`Drill::tolerance`] (packetdrill's default is 4 ms). A segment
@@ -152,6 +153,8 @@ struct Line {
     no: usize,
     text: String,
     when: When,
+    /// The end of a `a...b` time range.
+    until: Option<When>,
     event: Event,
 }
 
@@ -291,22 +294,33 @@ impl Drill {
         format!("{}.{:06}", d.as_secs(), d.subsec_micros())
     }
 
-    fn step(&mut self, line: &Line) -> Res<()> {
-        let target = match line.when {
+    fn resolve(&self, when: When) -> Instant {
+        match when {
             When::Rel(d) => self.script_time + d,
             When::Abs(d) => self.t0 + d,
             When::Any => self.script_time.max(self.now),
-        };
+        }
+    }
+
+    fn step(&mut self, line: &Line) -> Res<()> {
+        let target = self.resolve(line.when);
+        // `a...b`: a `>` segment may leave anywhere in [a, b].
+        let until = line.until.map(|u| self.resolve(u));
+        let mut next_time = target;
         match &line.event {
             Event::Outbound(spec) => {
-                let (t, bytes) = self.next_outbound(target)?;
+                let (t, bytes) = self.next_outbound(until.unwrap_or(target))?;
                 let lo = target.checked_sub(self.tolerance).unwrap_or(Instant::ZERO);
+                if until.is_some() {
+                    next_time = t;
+                }
                 let in_time = matches!(line.when, When::Any) || t >= lo;
                 if !in_time {
                     return Err(format!(
-                        "segment sent at {}, expected at {} (+/- {:?}): {}",
+                        "segment sent at {}, expected at {}{} (+/- {:?}): {}",
                         self.fmt_time(t),
                         self.fmt_time(target),
+                        until.map_or(String::new(), |u| format!("...{}", self.fmt_time(u))),
                         self.tolerance,
                         self.render_out(&bytes)
                     ));
@@ -341,7 +355,7 @@ impl Drill {
                 self.settle();
             }
         }
-        self.script_time = target;
+        self.script_time = next_time;
         Ok(())
     }
 
@@ -824,7 +838,10 @@ fn parse_line(no: usize, text: &str) -> Res<Line> {
     let (time, rest) = text
         .split_once(char::is_whitespace)
         .ok_or("a line is `<time> <event>`")?;
-    let when = parse_time(time)?;
+    let (when, until) = match time.split_once("...") {
+        Some((a, b)) => (parse_time(a)?, Some(parse_time(b)?)),
+        None => (parse_time(time)?, None),
+    };
     let rest = rest.trim();
     let event = if let Some(s) = rest.strip_prefix('<') {
         Event::Inbound(parse_segment(s.trim())?)
@@ -840,6 +857,7 @@ fn parse_line(no: usize, text: &str) -> Res<Line> {
         no,
         text: text.to_string(),
         when,
+        until,
         event,
     })
 }
@@ -984,13 +1002,34 @@ fn parse_asserts(body: &str) -> Res<Vec<(String, String)>> {
 
 fn parse_call(s: &str) -> Res<Call> {
     let (name, rest) = s.split_once('(').ok_or("unknown event")?;
-    let (args, ret) = rest.rsplit_once(')').ok_or("missing `)`")?;
+    // The `)` that closes the argument list (a return value may carry
+    // "(Resource temporarily unavailable)" after it).
+    let mut depth = 0usize;
+    let close = rest
+        .char_indices()
+        .find(|&(_, c)| match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                false
+            }
+            ')' | ']' | '}' if depth > 0 => {
+                depth -= 1;
+                false
+            }
+            ')' => true,
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .ok_or("missing `)`")?;
+    let (args, ret) = (&rest[..close], &rest[close + 1..]);
     let args: Vec<&str> = args
         .split(',')
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .collect();
     let ret = ret.trim();
+    // packetdrill's errno text after the value: `= -1 EAGAIN (Resource ...)`.
+    let ret = ret.split_once('(').map_or(ret, |(r, _)| r).trim();
     let ret = match ret.strip_prefix('=') {
         Some(r) => {
             let r = r.trim();
