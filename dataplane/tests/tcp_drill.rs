@@ -596,3 +596,32 @@ fn harness_reads_packetdrill_scripts() {
         "{e}"
     );
 }
+
+#[test]
+fn rto_during_sack_recovery_resends_only_holes() {
+    run("sack_rto_in_recovery", reno());
+}
+
+#[test]
+fn rst_in_fin_wait_2() {
+    established("rst_fin_wait2", TcpConfig::default());
+}
+
+#[test]
+fn rto_backoff_is_capped_at_max_rto() {
+    // RFC 6298 §2.5: a maximum RTO (60 s here) caps the doubling.
+    let cfg = TcpConfig {
+        max_rto: Duration::from_secs(60),
+        ..TcpConfig::default()
+    };
+    let mut d = Drill::new(cfg);
+    d.run(drill::PASSIVE_OPEN);
+    let mut s = String::from("+0 write(100) = 100\n+0 > P. 1:101(100) ack 1 <...>\n");
+    let mut rto = 0.3f64;
+    for _ in 0..10 {
+        s += &format!("+{rto} > . 1:101(100) ack 1 <...>\n");
+        rto = (rto * 2.0).min(60.0);
+    }
+    s += "+0 %{ assert tcpi_rto == 60000000 }%\n";
+    d.run(&s);
+}

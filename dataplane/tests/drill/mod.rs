@@ -56,7 +56,7 @@ use std::fmt::Write as _;
 
 use dataplane::seq::SubflowSeq;
 use dataplane::tcp::congestion::CongestionControl;
-use dataplane::tcp::socket::{State, TcpError, TcpSocket};
+use dataplane::tcp::socket::{TcpError, TcpSocket};
 use dataplane::tcp::{Instant, TcpConfig};
 use dataplane::wire::mptcp::Version;
 use dataplane::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, TcpTimestamp};
@@ -1071,12 +1071,6 @@ fn parse_call(s: &str) -> Res<Call> {
     })
 }
 
-/// Fixed option strings for the handshakes most scripts start with.
-pub mod opts {
-    /// The peer's SYN options, as Linux sends them (wscale 7).
-    pub const LINUX_SYN: &str = "<mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
-}
-
 /// Common setup: a passive open finished at script time 0.1 with timestamps, SACK and
 /// window scaling (peer wscale 7, ours 3), peer TS val 100/200, our TS clock 1000 + ms.
 pub const PASSIVE_OPEN: &str = "
@@ -1085,8 +1079,3 @@ pub const PASSIVE_OPEN: &str = "
 +0   > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 3>
 +.1  < . 1:1(0) ack 1 win 1000 <nop,nop,TS val 200 ecr 1000>
 ";
-
-/// Whether `s` names `state` (for Rust-side checks).
-pub fn state_is(d: &Drill, state: State) -> bool {
-    d.sock().state() == state
-}
