@@ -637,3 +637,13 @@ fn receive_side_across_sequence_wrap() {
         d.run(&script(name));
     }
 }
+
+#[test]
+fn zero_window_probes_give_up_on_a_silent_peer() {
+    let cfg = TcpConfig {
+        max_retries: 3,
+        keepalive: Some(Duration::from_secs(1)),
+        ..TcpConfig::default()
+    };
+    established("zero_window_peer_gone", cfg);
+}

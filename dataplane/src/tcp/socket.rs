@@ -257,6 +257,8 @@ pub struct TcpSocket {
     orphaned: bool,
     /// Unanswered keepalive probes.
     keepalive_probes: u8,
+    /// Unanswered zero-window probes (Linux's `icsk_probes_out`).
+    persist_probes: u8,
     /// Consecutive retransmission timeouts (or probes) without progress.
     retries: u8,
     syn_retransmitted: bool,
@@ -322,6 +324,7 @@ impl TcpSocket {
             force_send: false,
             orphaned: false,
             keepalive_probes: 0,
+            persist_probes: 0,
             retries: 0,
             syn_retransmitted: false,
             last_send: None,
@@ -633,6 +636,7 @@ impl TcpSocket {
     /// Something arrived from the peer: the keepalive clock restarts.
     fn peer_alive(&mut self, now: Instant) {
         self.keepalive_probes = 0;
+        self.persist_probes = 0;
         if let Some(idle) = self.cfg.keepalive {
             if self.state.is_synchronized() && self.state != State::TimeWait {
                 self.timers.set(Timer::Keepalive, after(now, idle));
@@ -650,6 +654,13 @@ impl TcpSocket {
             self.force_send = true;
             return;
         }
+        // RFC 1122 §4.2.2.17: the connection stays open as long as the peer answers
+        // the probes; one that stops answering is dropped after `max_retries`
+        // unanswered probes (as Linux's tcp_probe_timer with tcp_retries2).
+        if self.persist_probes >= self.cfg.max_retries {
+            return self.fail(TcpError::TimedOut);
+        }
+        self.persist_probes += 1;
         self.probe_needed = true;
         // RFC 9293 §3.8.6.1: probes are sent with exponential backoff and the
         // connection is kept open as long as the peer answers.
