@@ -647,3 +647,13 @@ fn zero_window_probes_give_up_on_a_silent_peer() {
     };
     established("zero_window_peer_gone", cfg);
 }
+
+#[test]
+fn fin_waits_for_a_closed_window() {
+    established("zero_window_fin", TcpConfig::default());
+}
+
+#[test]
+fn fin_after_data_filling_the_window_waits() {
+    established("full_window_fin", TcpConfig::default());
+}

@@ -645,7 +645,11 @@ impl TcpSocket {
     }
 
     fn on_persist_timeout(&mut self, now: Instant) {
-        if !self.state.is_synchronized() || self.unsent() == 0 || self.snd_una != self.snd_nxt {
+        let fin_waiting = self.fin_queued && self.fin_seq.is_none();
+        if !self.state.is_synchronized()
+            || (self.unsent() == 0 && !fin_waiting)
+            || self.snd_una != self.snd_nxt
+        {
             return;
         }
         if self.snd_wnd.wnd > 0 {
@@ -1469,9 +1473,15 @@ impl TcpSocket {
             n = unsent.min(usable).min(self.mss);
         }
         let n = n.min(scratch.len());
-        let fin = want_fin && n == unsent;
+        // The FIN takes a sequence number inside the peer's window like data: a closed
+        // window is probed, not overrun (RFC 9293 §3.8.6.1; a receiver with RCV.WND = 0
+        // drops it, §3.10.7.4). Like Linux, the FIN ignores cwnd.
+        let fin = want_fin && n == unsent && self.snd_wnd.usable(self.snd_una, self.snd_nxt) > n;
         if n == 0 && !fin {
-            if unsent > 0 && self.snd_una == self.snd_nxt && !self.timers.is_armed(Timer::Persist) {
+            if (unsent > 0 || want_fin)
+                && self.snd_una == self.snd_nxt
+                && !self.timers.is_armed(Timer::Persist)
+            {
                 // Data queued, nothing in flight, and the window too small or closed:
                 // probe a zero window (RFC 9293 §3.8.6.1), or override sender SWS
                 // avoidance after a timeout (RFC 9293 §3.8.6.2.1).
