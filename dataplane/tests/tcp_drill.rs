@@ -657,3 +657,13 @@ fn fin_waits_for_a_closed_window() {
 fn fin_after_data_filling_the_window_waits() {
     established("full_window_fin", TcpConfig::default());
 }
+
+#[test]
+fn options_off_locally_and_options_outside_syn() {
+    let cfg = TcpConfig {
+        sack: false,
+        timestamps: false,
+        ..TcpConfig::default()
+    };
+    run("options_off", cfg);
+}
