@@ -1,6 +1,16 @@
 //! Packet-level tests of the TCP engine in the style of packetdrill: one
 //! [`dataplane::tcp::socket::TcpSocket`] driven by scripts that inject segments at
-//! given times and expect the socket's segments at given times (see `drill/mod.rs`).
+//! given times and expect the socket's segments at given times (see `drill/mod.rs`
+//! for the script language).
+//!
+//! One `#[test]` per behaviour; the scripts live in `drill/scripts/<name>.pkt`, most
+//! of them continue the passive open of [`drill::PASSIVE_OPEN`] (our TS clock reads
+//! 1000 + ms, the peer's window scale is 7 and ours 3, SRTT 100 ms, RTO 300 ms).
+//! Groups: opening and closing; resets and RFC 5961; MSS; retransmission (RTO,
+//! Karn, fast retransmit, NewReno, SACK recovery); SACK and ACK generation; windows
+//! (zero window, scaling, SWS); timestamps and PAWS; reassembly; timers (keepalive,
+//! SYN retries, TIME_WAIT, FIN_WAIT_2); and self-tests of the harness. Adding a test:
+//! write the script, then a `#[test]` calling [`run`] or [`established`].
 
 mod drill;
 
