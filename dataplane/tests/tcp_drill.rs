@@ -677,3 +677,18 @@ fn options_off_locally_and_options_outside_syn() {
     };
     run("options_off", cfg);
 }
+
+#[test]
+fn harness_rust_closures_between_scripts() {
+    let mut d = Drill::new(TcpConfig::default());
+    d.run(drill::PASSIVE_OPEN);
+    let data: Vec<u8> = (0..500).map(drill::pattern_byte).collect();
+    let n = d.with(|sock, _now| sock.send(&data));
+    assert_eq!(n, 500);
+    d.written += n;
+    d.run("+0 > P. 1:501(500) ack 1 <nop,nop,TS val 1100 ecr 200>\n+0 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0\n+0 write(100) = 100\n+0 > P. 501:601(100) ack 1 <...>");
+    // Output of direct socket calls is picked up by the next line too.
+    d.sock_mut().abort();
+    d.run("+0 > R 601:601(0)");
+    assert_eq!(d.sock().state(), State::Closed);
+}

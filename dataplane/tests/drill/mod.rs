@@ -45,7 +45,8 @@
 //!   no-op line that lets time pass while nothing must be sent.
 //!
 //! Rust code can interleave with scripts: [`Drill::run`] can be called several times
-//! (time continues), and [`Drill::sock`] gives the socket in between.
+//! (time continues); [`Drill::with`] runs a closure on the socket at the current time
+//! (its output is checked by the next script), [`Drill::sock`] inspects it.
 
 #![allow(dead_code)]
 
@@ -176,10 +177,11 @@ pub struct Drill {
     pub tolerance: Duration,
     /// Segments sent and not yet matched, with their send time.
     out: VecDeque<(Instant, Vec<u8>)>,
-    /// Bytes written by `write` so far (our stream offset).
-    written: usize,
-    /// Bytes read by `read` so far (the peer's stream offset).
-    read: usize,
+    /// Bytes written by `write` so far (our stream offset). Rust code that sends data
+    /// itself sends `pattern_byte(written..)` and adds what the socket took.
+    pub written: usize,
+    /// Bytes read by `read` so far (the peer's stream offset); likewise for Rust reads.
+    pub read: usize,
     trace: Vec<String>,
     scratch: Vec<u8>,
 }
@@ -302,7 +304,20 @@ impl Drill {
         }
     }
 
+    /// Runs `f` on the socket at the current time (a Rust "closure line"); what the
+    /// socket then sends must be expected by the next script.
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut TcpSocket, Instant) -> R) -> R {
+        let now = self.now;
+        let r = f(&mut self.sock, now);
+        self.trace
+            .push(format!("{}   <rust closure>", self.fmt_time(now)));
+        self.settle();
+        r
+    }
+
     fn step(&mut self, line: &Line) -> Res<()> {
+        // Whatever Rust code did to the socket since the last line.
+        self.drain();
         let target = self.resolve(line.when);
         // `a...b`: a `>` segment may leave anywhere in [a, b].
         let until = line.until.map(|u| self.resolve(u));
