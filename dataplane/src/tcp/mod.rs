@@ -159,7 +159,8 @@ pub struct TcpConfig {
     pub congestion: CongestionAlgorithm,
     /// SYN retransmissions before giving up (Linux `tcp_syn_retries`, 6).
     pub syn_retries: u8,
-    /// Data retransmissions before giving up (Linux `tcp_retries2`, 15).
+    /// Data retransmissions, or unanswered zero-window probes, before giving up (Linux
+    /// `tcp_retries2`, 15).
     pub max_retries: u8,
     /// Idle time before keepalive probes start, or `None` for no keepalive
     /// (RFC 9293 §3.8.4: off by default; Linux `tcp_keepalive_time` is 2 h).

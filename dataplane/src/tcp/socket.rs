@@ -257,6 +257,8 @@ pub struct TcpSocket {
     orphaned: bool,
     /// Unanswered keepalive probes.
     keepalive_probes: u8,
+    /// Unanswered zero-window probes (Linux's `icsk_probes_out`).
+    persist_probes: u8,
     /// Consecutive retransmission timeouts (or probes) without progress.
     retries: u8,
     syn_retransmitted: bool,
@@ -322,6 +324,7 @@ impl TcpSocket {
             force_send: false,
             orphaned: false,
             keepalive_probes: 0,
+            persist_probes: 0,
             retries: 0,
             syn_retransmitted: false,
             last_send: None,
@@ -399,6 +402,11 @@ impl TcpSocket {
     /// Bytes in flight (RFC 6675 pipe).
     pub fn in_flight(&self) -> usize {
         self.sb.pipe(self.snd_nxt)
+    }
+
+    /// RFC 5681's FlightSize: data sent and not yet cumulatively acknowledged.
+    fn flight_size(&self) -> usize {
+        self.snd_nxt - self.snd_una
     }
 
     /// Turns the Nagle algorithm on or off (`TCP_NODELAY` is `false`).
@@ -584,7 +592,8 @@ impl TcpSocket {
                 }
                 // RFC 6298 §5.4-5.6: retransmit the earliest unacknowledged segment,
                 // back off, restart the timer.
-                let ctx = CcContext::new(now, self.mss, self.in_flight(), self.rtt.srtt());
+                // RFC 5681 §3.1 eq. (4): ssthresh from FlightSize.
+                let ctx = CcContext::new(now, self.mss, self.flight_size(), self.rtt.srtt());
                 self.cc.on_rto(self.retries > 0, &ctx);
                 self.sb.on_rto(self.snd_nxt);
                 self.rtt.on_timeout();
@@ -627,6 +636,7 @@ impl TcpSocket {
     /// Something arrived from the peer: the keepalive clock restarts.
     fn peer_alive(&mut self, now: Instant) {
         self.keepalive_probes = 0;
+        self.persist_probes = 0;
         if let Some(idle) = self.cfg.keepalive {
             if self.state.is_synchronized() && self.state != State::TimeWait {
                 self.timers.set(Timer::Keepalive, after(now, idle));
@@ -635,7 +645,11 @@ impl TcpSocket {
     }
 
     fn on_persist_timeout(&mut self, now: Instant) {
-        if !self.state.is_synchronized() || self.unsent() == 0 || self.snd_una != self.snd_nxt {
+        let fin_waiting = self.fin_queued && self.fin_seq.is_none();
+        if !self.state.is_synchronized()
+            || (self.unsent() == 0 && !fin_waiting)
+            || self.snd_una != self.snd_nxt
+        {
             return;
         }
         if self.snd_wnd.wnd > 0 {
@@ -644,6 +658,13 @@ impl TcpSocket {
             self.force_send = true;
             return;
         }
+        // RFC 1122 §4.2.2.17: the connection stays open as long as the peer answers
+        // the probes; one that stops answering is dropped after `max_retries`
+        // unanswered probes (as Linux's tcp_probe_timer with tcp_retries2).
+        if self.persist_probes >= self.cfg.max_retries {
+            return self.fail(TcpError::TimedOut);
+        }
+        self.persist_probes += 1;
         self.probe_needed = true;
         // RFC 9293 §3.8.6.1: probes are sent with exponential backoff and the
         // connection is kept open as long as the peer answers.
@@ -978,6 +999,11 @@ impl TcpSocket {
             }
         }
         self.try_consume_fin(now);
+        if seg.flags.contains(TcpFlags::FIN) && self.rcv_fin.is_some() {
+            // RFC 5681 §4.2: an out-of-order segment (here a FIN beyond a hole, with or
+            // without data) draws an immediate duplicate ACK.
+            self.ack_now = true;
+        }
     }
 
     /// The ACK field in a synchronized state. Returns false when the segment must be
@@ -1094,8 +1120,10 @@ impl TcpSocket {
             self.rtx_first = false;
         }
         if summary.enter_recovery {
-            // RFC 6675 §5 (4.1)-(4.3).
-            ctx.in_flight = prior_flight;
+            // RFC 6675 §5 (4.1)-(4.3). ssthresh comes from FlightSize (RFC 5681 eq. 4:
+            // sent and not cumulatively acknowledged), not from the pipe, which the
+            // duplicate ACKs or SACK blocks have already shrunk.
+            ctx.in_flight = self.flight_size();
             self.cc.on_congestion_event(CongestionEvent::Loss, &ctx);
             self.sb.enter_recovery(self.snd_nxt);
             self.rtx_first = true;
@@ -1445,9 +1473,15 @@ impl TcpSocket {
             n = unsent.min(usable).min(self.mss);
         }
         let n = n.min(scratch.len());
-        let fin = want_fin && n == unsent;
+        // The FIN takes a sequence number inside the peer's window like data: a closed
+        // window is probed, not overrun (RFC 9293 §3.8.6.1; a receiver with RCV.WND = 0
+        // drops it, §3.10.7.4). Like Linux, the FIN ignores cwnd.
+        let fin = want_fin && n == unsent && self.snd_wnd.usable(self.snd_una, self.snd_nxt) > n;
         if n == 0 && !fin {
-            if unsent > 0 && self.snd_una == self.snd_nxt && !self.timers.is_armed(Timer::Persist) {
+            if (unsent > 0 || want_fin)
+                && self.snd_una == self.snd_nxt
+                && !self.timers.is_armed(Timer::Persist)
+            {
                 // Data queued, nothing in flight, and the window too small or closed:
                 // probe a zero window (RFC 9293 §3.8.6.1), or override sender SWS
                 // avoidance after a timeout (RFC 9293 §3.8.6.2.1).
