@@ -15,8 +15,11 @@ fn wire(dsn: u64, wide: bool, ssn: u32, dll: u16, csum: Option<u16>) -> DssMappi
     }
 }
 
+/// `(DSN, bytes)` pieces as emitted.
+type Pieces = Vec<(u64, Vec<u8>)>;
+
 /// Collects the pieces `handle_data` emits.
-fn feed(rx: &mut RxMapper, data: &[u8]) -> (Result<usize, MappingError>, Vec<(u64, Vec<u8>)>) {
+fn feed(rx: &mut RxMapper, data: &[u8]) -> (Result<usize, MappingError>, Pieces) {
     let mut got = Vec::new();
     let r = rx.handle_data(data, |d, b| got.push((d.0, b.to_vec())));
     (r, got)
