@@ -546,3 +546,79 @@ fn rx_pending_table_is_bounded() {
     );
     assert_eq!(rx.read_seq(), IRS + 21);
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Dss {
+        seg_off: u32,
+        seg_len: u16,
+        dsn: u64,
+        wide: bool,
+        ssn: u32,
+        dll: u16,
+        csum: Option<u16>,
+        fin: bool,
+    },
+    Data(u16),
+    Fallback(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (
+            0u32..4000,
+            0u16..3000,
+            any::<u64>(),
+            any::<bool>(),
+            prop_oneof![0u32..4000, any::<u32>()],
+            any::<u16>(),
+            proptest::option::of(any::<u16>()),
+            any::<bool>()
+        )
+            .prop_map(
+                |(seg_off, seg_len, dsn, wide, ssn, dll, csum, fin)| Op::Dss {
+                    seg_off,
+                    seg_len,
+                    dsn,
+                    wide,
+                    ssn,
+                    dll,
+                    csum,
+                    fin
+                }
+            ),
+        (0u16..3000).prop_map(Op::Data),
+        any::<u64>().prop_map(Op::Fallback),
+    ]
+}
+
+proptest! {
+    /// Arbitrary DSS options (as a peer or middlebox may send) and data never panic,
+    /// every emitted byte is input data, and the read point moves by what was consumed.
+    #[test]
+    fn rx_never_panics(ops in proptest::collection::vec(op(), 1..60), csum in any::<bool>(), irs in any::<u32>()) {
+        let irs = SubflowSeq(irs);
+        let mut rx = RxMapper::with_max_pending(irs, csum, 8);
+        let data = pattern(3000, 1);
+        for op in ops {
+            match op {
+                Op::Dss { seg_off, seg_len, dsn, wide, ssn, dll, csum, fin } => {
+                    let m = wire(dsn, wide, ssn, dll, csum);
+                    let _ = rx.handle_dss(rx.read_seq() + seg_off as usize, usize::from(seg_len), &m, fin, DataSeq(dsn ^ 0x5555));
+                }
+                Op::Data(n) => {
+                    let before = rx.read_seq();
+                    let mut emitted = 0usize;
+                    let r = rx.handle_data(&data[..usize::from(n)], |_, b| emitted += b.len());
+                    let moved = rx.read_seq() - before;
+                    prop_assert!(emitted <= moved || csum, "emitted {} moved {}", emitted, moved);
+                    if let Ok(k) = r {
+                        prop_assert_eq!(k, usize::from(n));
+                        prop_assert_eq!(moved, usize::from(n));
+                    }
+                }
+                Op::Fallback(d) => rx.enter_fallback(DataSeq(d)),
+            }
+        }
+    }
+}
