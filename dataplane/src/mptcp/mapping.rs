@@ -40,7 +40,7 @@ use bytes::Bytes;
 
 use crate::seq::{DataSeq, SubflowSeq};
 use crate::wire::mptcp::csum::DssCsum;
-use crate::wire::mptcp::{tcprst, DssMapping, DssSeq};
+use crate::wire::mptcp::{tcprst, Dss, DssMapping, DssSeq};
 
 // ------------------------------------------------------------------------------------
 // Send side
@@ -192,6 +192,22 @@ impl TxMappings {
     /// mapping covers it (already acknowledged, or not mapped).
     pub fn lookup(&self, seq: SubflowSeq) -> Option<DssMapping> {
         self.mapping_at(seq).map(|m| m.to_wire(self.iss))
+    }
+
+    /// The whole DSS option for a segment starting at `seq`: its mapping (if any
+    /// covers `seq`), the DATA_FIN flag when that mapping ends with the DATA_FIN, and
+    /// `data_ack` (64 bits when `wide_ack`; Linux sends 64-bit DATA_ACKs once the
+    /// peer's DSNs are 64-bit, `use_64bit_ack`).
+    pub fn dss(&self, seq: SubflowSeq, data_ack: Option<DataSeq>, wide_ack: bool) -> Dss {
+        let m = self.mapping_at(seq);
+        Dss {
+            data_fin: m.is_some_and(|m| m.data_fin),
+            data_ack: data_ack.map(|a| DssSeq {
+                value: if wide_ack { a.0 } else { u64::from(a.low32()) },
+                wide: wide_ack,
+            }),
+            mapping: m.map(|m| m.to_wire(self.iss)),
+        }
     }
 
     /// How many bytes a segment starting at `seq` may carry before it would straddle
@@ -661,6 +677,26 @@ impl RxMapper {
             data = rest;
         }
         Ok(total)
+    }
+
+    /// [`handle_data`](Self::handle_data) for data already in a `Bytes`: without
+    /// checksums every piece is a zero-copy slice of `data`; a verified checksummed
+    /// mapping spanning several calls is copied once into a new `Bytes`.
+    pub fn handle_data_bytes(
+        &mut self,
+        data: &Bytes,
+        mut out: impl FnMut(DataSeq, Bytes),
+    ) -> Result<usize, MappingError> {
+        let base = data.as_ptr() as usize;
+        let end = base + data.len();
+        self.handle_data(data, |dsn, piece| {
+            let p = piece.as_ptr() as usize;
+            if p >= base && p + piece.len() <= end {
+                out(dsn, data.slice(p - base..p - base + piece.len()));
+            } else {
+                out(dsn, Bytes::copy_from_slice(piece));
+            }
+        })
     }
 
     /// The subflow falls back to TCP (or accepts data after MP_FAIL): from the read

@@ -442,6 +442,39 @@ impl StaleDetector {
     }
 }
 
+/// The stale check of one subflow from the connection's published snapshots, for a
+/// worker that owns only that subflow (the others live on other cores): the same rule
+/// as [`StaleDetector::check`], with the other subflows' RTO counts read from their
+/// snapshots (`stale_count`, flags ACTIVE/STALE). `count`: this subflow's consecutive
+/// RTOs without progress. Returns true when the subflow should be marked stale.
+pub fn should_mark_stale(
+    slot: usize,
+    count: u8,
+    stale_loss_cnt: u8,
+    has_outstanding: bool,
+    shared: &super::shared::SharedData,
+) -> bool {
+    use super::shared::sf_flags;
+    if stale_loss_cnt == 0 || count <= stale_loss_cnt || !has_outstanding {
+        return false;
+    }
+    let me = shared.snapshot(slot);
+    if me.flags & sf_flags::STALE != 0 {
+        return false;
+    }
+    let active_max = stale_loss_cnt.saturating_sub(1).max(1);
+    let used = shared.slots_used();
+    (0..MAX_SUBFLOWS).any(|i| {
+        if i == slot || used & 1 << i == 0 {
+            return false;
+        }
+        let s = shared.snapshot(i);
+        s.flags & sf_flags::ACTIVE != 0
+            && s.flags & sf_flags::STALE == 0
+            && s.stale_count < active_max
+    })
+}
+
 impl Default for StaleDetector {
     fn default() -> Self {
         StaleDetector::new(Self::DEFAULT_LOSS_CNT)

@@ -139,10 +139,18 @@ impl Slot {
     }
 
     fn read(&self) -> SubflowSnapshot {
+        let mut spins = 0u32;
         loop {
             let s1 = self.seq.load(Ordering::Acquire);
             if s1 & 1 != 0 {
-                core::hint::spin_loop();
+                // A write is in progress (a few stores long). If the writer was
+                // preempted mid-write (more threads than cores), let it run.
+                spins += 1;
+                if spins & 63 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    core::hint::spin_loop();
+                }
                 continue;
             }
             let flags = self.flags.load(Ordering::Relaxed);

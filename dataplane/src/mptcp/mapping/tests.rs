@@ -94,6 +94,39 @@ fn tx_data_fin_only() {
     assert_eq!(TxMappings::data_fin_only(DataSeq(1), false).checksum, None);
 }
 
+#[test]
+fn tx_whole_dss_option() {
+    let iss = SubflowSeq(100);
+    let mut tx = TxMappings::new(iss, false);
+    tx.push(iss + 1, DataSeq(1 << 40), [&[0u8; 10][..]], false)
+        .unwrap();
+    tx.push(iss + 11, DataSeq((1 << 40) + 10), [&[0u8; 5][..]], true)
+        .unwrap();
+    let d = tx.dss(iss + 3, Some(DataSeq(0x7_0000_0001)), false);
+    assert!(!d.data_fin);
+    assert_eq!(
+        d.data_ack,
+        Some(DssSeq {
+            value: 1,
+            wide: false
+        })
+    );
+    assert_eq!(d.mapping, Some(wire(1 << 40, true, 1, 10, None)));
+    let d = tx.dss(iss + 12, Some(DataSeq(0x7_0000_0001)), true);
+    assert!(d.data_fin, "the mapping ends with the DATA_FIN");
+    assert_eq!(
+        d.data_ack,
+        Some(DssSeq {
+            value: 0x7_0000_0001,
+            wide: true
+        })
+    );
+    assert_eq!(d.mapping.unwrap().data_len, 6);
+    // A pure ACK: no mapping.
+    let d = tx.dss(iss + 16, Some(DataSeq(5)), true);
+    assert_eq!((d.data_fin, d.mapping), (false, None));
+}
+
 // ---- receive side ----
 
 const IRS: SubflowSeq = SubflowSeq(1_000_000);
@@ -122,6 +155,36 @@ fn rx_mapping_spanning_segments() {
     assert_eq!(r, Ok(150));
     assert_eq!(got, [(5150, a[150..].to_vec())]);
     assert_eq!(rx.read_seq(), IRS + 301);
+}
+
+#[test]
+fn rx_bytes_are_zero_copy_slices() {
+    let mut rx = RxMapper::new(IRS, false);
+    rx.handle_dss(IRS + 1, 8, &wire(40, true, 1, 4, None), false, DataSeq(0))
+        .unwrap();
+    rx.handle_dss(IRS + 1, 8, &wire(90, true, 5, 4, None), false, DataSeq(0))
+        .unwrap();
+    let seg = Bytes::from_static(b"abcdefgh");
+    let mut got = Vec::new();
+    rx.handle_data_bytes(&seg, |d, b| got.push((d.0, b)))
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].0, &got[0].1[..]), (40, &b"abcd"[..]));
+    assert_eq!((got[1].0, &got[1].1[..]), (90, &b"efgh"[..]));
+    // Same memory as the segment: no copy.
+    assert_eq!(got[1].1.as_ptr(), seg[4..].as_ptr());
+    // With checksums a mapping split over two segments is copied once.
+    let a = pattern(6, 1);
+    let mut rx = RxMapper::new(IRS, true);
+    let c = dss_csum(7, 1, 6, &a);
+    rx.handle_dss(IRS + 1, 3, &wire(7, true, 1, 6, Some(c)), false, DataSeq(0))
+        .unwrap();
+    let mut got = Vec::new();
+    rx.handle_data_bytes(&Bytes::copy_from_slice(&a[..3]), |d, b| got.push((d.0, b)))
+        .unwrap();
+    rx.handle_data_bytes(&Bytes::copy_from_slice(&a[3..]), |d, b| got.push((d.0, b)))
+        .unwrap();
+    assert_eq!(got, [(7, Bytes::from(a))]);
 }
 
 #[test]

@@ -156,6 +156,41 @@ fn stale_detection_like_linux() {
     assert!(!off.check(0, 0b11, true));
 }
 
+#[test]
+fn stale_check_from_shared_snapshots() {
+    use crate::mptcp::shared::{sf_flags, SharedData, SubflowSnapshot};
+    let sh = SharedData::new(DataSeq(0), DataSeq(0), 0);
+    let a = sh.alloc_slot().unwrap();
+    let b = sh.alloc_slot().unwrap();
+    let snap = |flags, stale_count| SubflowSnapshot {
+        flags,
+        stale_count,
+        ..Default::default()
+    };
+    sh.publish(a, &snap(sf_flags::ACTIVE, 5));
+    sh.publish(b, &snap(sf_flags::ACTIVE, 3));
+    assert!(
+        !should_mark_stale(a, 5, 4, true, &sh),
+        "b is in trouble too"
+    );
+    sh.publish(b, &snap(sf_flags::ACTIVE, 0));
+    assert!(should_mark_stale(a, 5, 4, true, &sh));
+    assert!(
+        !should_mark_stale(a, 4, 4, true, &sh),
+        "not beyond the threshold"
+    );
+    assert!(
+        !should_mark_stale(a, 5, 4, false, &sh),
+        "nothing outstanding"
+    );
+    assert!(!should_mark_stale(a, 5, 0, true, &sh), "disabled");
+    sh.publish(b, &snap(0, 0));
+    assert!(!should_mark_stale(a, 5, 4, true, &sh), "b not active");
+    sh.publish(b, &snap(sf_flags::ACTIVE, 0));
+    sh.publish(a, &snap(sf_flags::ACTIVE | sf_flags::STALE, 5));
+    assert!(!should_mark_stale(a, 6, 4, true, &sh), "already stale");
+}
+
 proptest! {
     /// Whatever the chunking and the read/release points, reads return exactly the
     /// appended bytes at their DSNs.

@@ -136,7 +136,8 @@ fn edges_never_move_backwards_under_concurrent_acks() {
         thread::spawn(move || {
             let (mut una, mut edge, mut ack, mut redge) = (0, 0, 0, 0);
             let mut reads = 0u64;
-            while !stop.load(Ordering::Acquire) {
+            loop {
+                let done = stop.load(Ordering::Acquire);
                 let (u, e, a, r) = (
                     sh.snd_una().0,
                     sh.snd_wnd_end().0,
@@ -146,6 +147,9 @@ fn edges_never_move_backwards_under_concurrent_acks() {
                 assert!(u >= una && e >= edge && a >= ack && r >= redge);
                 (una, edge, ack, redge) = (u, e, a, r);
                 reads += 1;
+                if done {
+                    break;
+                }
             }
             reads
         })
@@ -310,6 +314,8 @@ fn snapshots_are_never_torn() {
         stale_count: (k >> 8) as u8,
         pacing_rate: u64::from(k) << 20,
     };
+    // Readers start after the first generation is visible.
+    sh.publish(slot, &gen(1));
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let sh = sh.clone();
@@ -326,7 +332,7 @@ fn snapshots_are_never_torn() {
             })
         })
         .collect();
-    for k in 1..200_000u32 {
+    for k in 2..200_000u32 {
         sh.publish(slot, &gen(k));
     }
     stop.store(true, Ordering::Release);
