@@ -32,7 +32,6 @@ struct Seg {
 
 struct Subflow {
     slot: usize,
-    iss: SubflowSeq,
     nxt: SubflowSeq,
     tx: TxMappings,
     rx: RxMapper,
@@ -71,7 +70,7 @@ fn send_range(sb: &mut SendBuf, sf: &mut Subflow, dsn: DataSeq, len: u64, now: u
         sf.pipe.push_back(Seg {
             seq,
             payload: payload.slice(off..off + n),
-            map: sf.tx.lookup(seq).unwrap(),
+            map: sf.tx.dss(seq, None, true).mapping.unwrap(),
             data_fin: false,
             at: now + sf.delay,
         });
@@ -100,7 +99,6 @@ fn run(sched_name: &str, csum: bool, seed: u64, total: usize) {
             let iss = SubflowSeq(rng.next() as u32);
             Subflow {
                 slot: snd.alloc_slot().unwrap(),
-                iss,
                 nxt: iss + 1,
                 tx: TxMappings::new(iss, csum),
                 rx: RxMapper::new(iss, csum),
