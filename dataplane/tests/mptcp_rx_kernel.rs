@@ -74,12 +74,14 @@ fn segments(bytes: &[u8]) -> Vec<Seg<'_>> {
     out
 }
 
-/// One direction of one subflow: its sender's ISN and its segments by relative seq.
+/// A segment of one direction: relative seq, payload, DSS mapping with DATA_FIN flag.
+type DirSeg<'a> = (u32, &'a [u8], Option<(DssMapping, bool)>);
+
+/// One direction of one subflow: its sender's ISN and its segments.
 #[derive(Default)]
 struct Dir<'a> {
     isn: Option<u32>,
-    /// Relative seq -> (payload, DSS mapping with DATA_FIN flag).
-    segs: Vec<(u32, &'a [u8], Option<(DssMapping, bool)>)>,
+    segs: Vec<DirSeg<'a>>,
 }
 
 fn replay(name: &str, file: &str) {
