@@ -11,12 +11,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use dataplane::crypto;
-use dataplane::mptcp::mapping::{DssEvent, RxMapper};
+use dataplane::mptcp::mapping::{mp_capable_mapping, DssEvent, RxMapper};
 use dataplane::mptcp::reassembly::Reassembly;
 use dataplane::pcap::read::{Capture, LinkType};
 use dataplane::seq::{DataSeq, SubflowSeq};
 use dataplane::wire::frame::{self, TcpFrame};
-use dataplane::wire::mptcp::{DssMapping, DssSeq, MpJoin, MptcpOption, Version};
+use dataplane::wire::mptcp::{DssMapping, MpJoin, MptcpOption, Version};
 use dataplane::wire::tcp::{TcpFlags, TcpOption};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -137,18 +137,8 @@ fn replay(name: &str, file: &str) {
                 // sequence 1.
                 MptcpOption::MpCapable(m) if m.data_len.is_some() => {
                     let idsn = crypto::idsn(V1, if is_a(&s.src) { key_a } else { key_b });
-                    map = Some((
-                        DssMapping {
-                            dsn: DssSeq {
-                                value: idsn.wrapping_add(1),
-                                wide: true,
-                            },
-                            ssn: 1,
-                            data_len: m.data_len.unwrap_or(0),
-                            checksum: m.checksum,
-                        },
-                        false,
-                    ));
+                    let m = mp_capable_mapping(idsn, m.data_len.unwrap_or(0), m.checksum);
+                    map = Some((m, false));
                 }
                 MptcpOption::Dss(dss) => {
                     if let Some(m) = dss.mapping {

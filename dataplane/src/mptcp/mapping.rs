@@ -410,6 +410,22 @@ struct Current {
 /// [`RxMapper::with_max_pending`].
 pub const DEFAULT_MAX_PENDING: usize = 256;
 
+/// The mapping carried by MP_CAPABLE on the first data segment (RFC 8684 §3.1: the
+/// third ACK may carry data with a data-level length and, when negotiated, a
+/// checksum; its data starts at the sender's IDSN + 1 and subflow sequence 1), as a
+/// DSS mapping for [`RxMapper::handle_dss`].
+pub fn mp_capable_mapping(idsn: u64, data_len: u16, checksum: Option<u16>) -> DssMapping {
+    DssMapping {
+        dsn: DssSeq {
+            value: idsn.wrapping_add(1),
+            wide: true,
+        },
+        ssn: 1,
+        data_len,
+        checksum,
+    }
+}
+
 /// The receive-side mapping tracker of one subflow. See the module docs.
 #[derive(Debug)]
 pub struct RxMapper {
