@@ -196,10 +196,12 @@ pub struct AckUpdate {
 }
 
 impl SharedData {
-    /// A connection whose first DSN to send is `local_idsn + 1` and first DSN to receive
-    /// `remote_idsn + 1` (RFC 8684 §3.3: the IDSN itself is the SYN's slot). The window
-    /// edges start at those sequence numbers (nothing may be sent before a window is
-    /// known), the receive edge at `ack + rcv_wnd`.
+    /// A connection whose first DSN to send is `snd_start` (our IDSN + 1) and first DSN
+    /// to receive `rcv_start` (the peer's IDSN + 1; RFC 8684 §3.3: the IDSN itself
+    /// stands for the SYN). The peer's window edge starts at `snd_start`: nothing may be
+    /// claimed until the first DATA_ACK (or the implicit one of MP_CAPABLE) with a
+    /// window goes through [`handle_data_ack`](Self::handle_data_ack). Our receive edge
+    /// starts at `rcv_start + rcv_wnd`.
     pub fn new(snd_start: DataSeq, rcv_start: DataSeq, rcv_wnd: u64) -> Self {
         SharedData {
             snd_nxt: AtomicU64::new(snd_start.0),
