@@ -200,6 +200,118 @@ impl SchedDecision {
     }
 }
 
+/// Size in bytes of a [`SchedCtx`] as a VM sees it.
+pub const SCHED_CTX_SIZE: usize = core::mem::size_of::<SchedCtx>();
+/// Size in bytes of a [`SchedDecision`] as a VM sees it.
+pub const SCHED_DECISION_SIZE: usize = core::mem::size_of::<SchedDecision>();
+
+/// Little-endian field writer/reader over a byte image (no `unsafe`: the VM gets a
+/// copy of the context laid out exactly as the `#[repr(C)]` struct).
+struct Image<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Image<'_> {
+    fn u32(&mut self, v: u32) {
+        self.buf[self.at..self.at + 4].copy_from_slice(&v.to_le_bytes());
+        self.at += 4;
+    }
+    fn u64(&mut self, v: u64) {
+        self.buf[self.at..self.at + 8].copy_from_slice(&v.to_le_bytes());
+        self.at += 8;
+    }
+}
+
+fn get_u32(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+fn get_u64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+impl SchedCtx {
+    /// The context's bytes as a VM program reads them: the `#[repr(C)]` layout,
+    /// little-endian (eBPF's byte order on the hosts DPDK runs on).
+    pub fn to_bytes(&self) -> [u8; SCHED_CTX_SIZE] {
+        let mut out = [0u8; SCHED_CTX_SIZE];
+        let mut w = Image {
+            buf: &mut out,
+            at: 0,
+        };
+        w.u32(self.version);
+        w.u32(self.nr_subflows);
+        for s in &self.subflows {
+            for v in [
+                s.id,
+                s.flags,
+                s.srtt_us,
+                s.rttvar_us,
+                s.cwnd,
+                s.in_flight,
+                s.queued,
+                s.mss,
+                s.stale_count,
+                s.slot,
+            ] {
+                w.u32(v);
+            }
+            w.u64(s.pacing_rate);
+        }
+        for v in [
+            self.snd_una,
+            self.snd_nxt,
+            self.write_seq,
+            self.snd_wnd_end,
+            self.reinject_queued,
+            self.hint,
+            self.now_us,
+        ] {
+            w.u64(v);
+        }
+        out
+    }
+}
+
+impl SchedDecision {
+    /// Reads a decision a VM program wrote (layout of [`SchedDecision`], little-endian).
+    pub fn from_bytes(b: &[u8; SCHED_DECISION_SIZE]) -> Self {
+        SchedDecision {
+            mask: get_u32(b, 0),
+            flags: get_u32(b, 4),
+            bytes: get_u64(b, 8),
+        }
+    }
+
+    /// The decision's bytes (layout of [`SchedDecision`], little-endian).
+    pub fn to_bytes(&self) -> [u8; SCHED_DECISION_SIZE] {
+        let mut out = [0u8; SCHED_DECISION_SIZE];
+        let mut w = Image {
+            buf: &mut out,
+            at: 0,
+        };
+        w.u32(self.mask);
+        w.u32(self.flags);
+        w.u64(self.bytes);
+        out
+    }
+
+    /// Keeps only bits of existing entries (a VM program's answer is untrusted).
+    pub fn sanitized(self, ctx: &SchedCtx) -> Self {
+        let n = (ctx.nr_subflows as usize).min(MAX_SUBFLOWS);
+        let valid = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+        SchedDecision {
+            mask: self.mask & valid,
+            ..self
+        }
+    }
+}
+
 // The layouts are part of the VM contract.
 const _: () = assert!(core::mem::size_of::<SchedSubflow>() == 48);
 const _: () = assert!(core::mem::size_of::<SchedCtx>() == 8 + 48 * MAX_SUBFLOWS + 7 * 8);

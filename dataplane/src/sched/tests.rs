@@ -45,6 +45,51 @@ fn layout_is_the_vm_contract() {
 }
 
 #[test]
+fn byte_image_follows_the_repr_c_layout() {
+    use core::mem::offset_of;
+    let mut c = ctx(&[sf(0xa1, A, 250, 14_600, 2920, 0x0102_0304_0506_0708)]);
+    c.subflows[0].slot = 5;
+    c.subflows[0].stale_count = 3;
+    c.hint = 0xfeed_beef;
+    c.now_us = 42;
+    let b = c.to_bytes();
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    assert_eq!(u32_at(offset_of!(SchedCtx, version)), SCHED_CTX_VERSION);
+    assert_eq!(u32_at(offset_of!(SchedCtx, nr_subflows)), 1);
+    let s0 = offset_of!(SchedCtx, subflows);
+    assert_eq!(u32_at(s0 + offset_of!(SchedSubflow, id)), 0xa1);
+    assert_eq!(u32_at(s0 + offset_of!(SchedSubflow, srtt_us)), 250);
+    assert_eq!(u32_at(s0 + offset_of!(SchedSubflow, in_flight)), 2920);
+    assert_eq!(u32_at(s0 + offset_of!(SchedSubflow, stale_count)), 3);
+    assert_eq!(u32_at(s0 + offset_of!(SchedSubflow, slot)), 5);
+    assert_eq!(
+        u64_at(s0 + offset_of!(SchedSubflow, pacing_rate)),
+        0x0102_0304_0506_0708
+    );
+    assert_eq!(u64_at(offset_of!(SchedCtx, write_seq)), c.write_seq);
+    assert_eq!(u64_at(offset_of!(SchedCtx, hint)), 0xfeed_beef);
+    assert_eq!(u64_at(offset_of!(SchedCtx, now_us)), 42);
+    // Decisions round-trip and untrusted masks are cut to existing entries.
+    let d = SchedDecision {
+        mask: 0xffff_0003,
+        flags: 0,
+        bytes: 1 << 40,
+    };
+    let db = d.to_bytes();
+    assert_eq!(
+        u64::from_le_bytes(
+            db[offset_of!(SchedDecision, bytes)..][..8]
+                .try_into()
+                .unwrap()
+        ),
+        1 << 40
+    );
+    assert_eq!(SchedDecision::from_bytes(&db), d);
+    assert_eq!(d.sanitized(&c).mask, 1);
+}
+
+#[test]
 fn ctx_from_shared_state() {
     let sh = SharedData::new(DataSeq(100), DataSeq(0), 1000);
     sh.publish_write_seq(DataSeq(5000));
