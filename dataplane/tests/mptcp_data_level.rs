@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use dataplane::mptcp::mapping::{DssEvent, RxMapper, TxMappings};
 use dataplane::mptcp::reassembly::Reassembly;
-use dataplane::mptcp::sendbuf::SendBuf;
+use dataplane::mptcp::sendbuf::{SendBuf, StaleDetector};
 use dataplane::mptcp::shared::{conn_flags, sf_flags, SharedData, SubflowSnapshot};
 use dataplane::sched::{by_name, SchedCtx, Scheduler};
 use dataplane::seq::{DataSeq, SubflowSeq};
@@ -89,11 +89,21 @@ struct Outcome {
     ooo: u64,
     duplicates: u64,
     lost: usize,
+    went_stale: usize,
+    ticks: u64,
 }
 
 /// A transfer with subflow 1 dying while data is in flight on it.
 fn run(sched_name: &str, csum: bool, seed: u64, total: usize) {
-    let o = run_with(sched_name, csum, seed, total, [3, 11], Some(40 + seed % 30));
+    let o = run_with(
+        sched_name,
+        csum,
+        seed,
+        total,
+        [3, 11],
+        Some(40 + seed % 30),
+        None,
+    );
     if sched_name == "redundant" {
         // Both subflows carried every range until the failure: copies were dropped.
         assert!(o.duplicates > 0);
@@ -106,7 +116,8 @@ fn run(sched_name: &str, csum: bool, seed: u64, total: usize) {
 }
 
 /// One transfer of `total` bytes over two subflows with the given one-way delays (in
-/// ticks); subflow 1 dies at tick `kill_at`, if any.
+/// ticks); subflow 1 dies at tick `kill_at`, if any, and delivers nothing during
+/// `stall` (its segments wait, as TCP retransmissions would, and arrive afterwards).
 fn run_with(
     sched_name: &str,
     csum: bool,
@@ -114,6 +125,7 @@ fn run_with(
     total: usize,
     delays: [u64; 2],
     kill_at: Option<u64>,
+    stall: Option<(u64, u64)>,
 ) -> Outcome {
     let mut rng = Xorshift(seed | 1);
     let source: Vec<u8> = (0..total).map(|_| rng.next() as u8).collect();
@@ -148,7 +160,14 @@ fn run_with(
     let mut out = Vec::with_capacity(total);
     let mut lost = 0usize;
     let mut fin_sent = false;
+    // Stale detection as the owners run it: an "RTO" is 4 one-way delays + 10 ticks
+    // without delivery while data is in flight.
+    let mut stale = StaleDetector::default();
+    let mut last_progress = [0u64; 2];
+    let mut went_stale = 0;
+    let mut ticks = 0;
     for now in 0..20_000u64 {
+        ticks = now;
         // The application writes random-sized chunks while there is room.
         while appended < total && sb.free_space() > 0 {
             let n = (1 + rng.next() as usize % 5000).min(total - appended);
@@ -169,6 +188,24 @@ fn run_with(
             sb.reinject_subflow(dead.slot as u8);
         }
 
+        let active: u8 = sfs.iter().filter(|s| s.alive).map(|s| 1 << s.slot).sum();
+        for (k, sf) in sfs.iter().enumerate() {
+            let rto = 4 * sf.delay + 10;
+            if sf.alive && sf.in_flight() > 0 && now - last_progress[k] >= rto {
+                stale.on_rto(sf.slot);
+                eprintln!(
+                    "rto k={k} now={now} count={} inflight={}",
+                    stale.count(sf.slot),
+                    sf.in_flight()
+                );
+                last_progress[k] = now;
+                if stale.check(sf.slot, active, true) {
+                    went_stale += 1;
+                    sb.reinject_subflow(sf.slot as u8);
+                }
+            }
+        }
+
         // Each owner publishes its subflow's snapshot.
         for sf in &sfs {
             snd.publish(
@@ -176,10 +213,17 @@ fn run_with(
                 &SubflowSnapshot {
                     id: sf.slot as u8,
                     flags: if sf.alive {
-                        sf_flags::ACTIVE | sf_flags::ESTABLISHED
+                        sf_flags::ACTIVE
+                            | sf_flags::ESTABLISHED
+                            | if stale.is_stale(sf.slot) {
+                                sf_flags::STALE
+                            } else {
+                                0
+                            }
                     } else {
                         0
                     },
+                    stale_count: stale.count(sf.slot),
                     srtt_us: sf.delay as u32 * 1000,
                     cwnd: CWND,
                     in_flight: sf.in_flight(),
@@ -249,8 +293,13 @@ fn run_with(
         }
 
         // Delivery, in order per subflow; DATA_ACKs return at once.
-        for sf in sfs.iter_mut() {
+        for (k, sf) in sfs.iter_mut().enumerate() {
+            if k == 1 && stall.is_some_and(|(a, b)| (a..b).contains(&now)) {
+                continue;
+            }
             while sf.pipe.front().is_some_and(|s| s.at <= now) {
+                last_progress[k] = now;
+                stale.on_progress(sf.slot);
                 let seg = sf.pipe.pop_front().unwrap();
                 let ev = sf
                     .rx
@@ -320,11 +369,23 @@ fn run_with(
             }
         }
     }
+    eprintln!(
+        "end ticks={ticks} went_stale={went_stale} reinj={:?} pipe1={:?} {:?} total={total}",
+        sb.stats(),
+        sfs[1]
+            .pipe
+            .iter()
+            .map(|s| (s.at, s.payload.len()))
+            .collect::<Vec<_>>(),
+        reasm.stats()
+    );
     Outcome {
         reinjections: sb.stats().reinjections,
         ooo: reasm.stats().ofo_queue,
         duplicates: reasm.stats().duplicate_data,
         lost,
+        went_stale,
+        ticks,
     }
 }
 
@@ -352,10 +413,27 @@ fn redundant_delivers_each_byte_once() {
 fn both_subflows_carry_data_and_copies_are_dropped() {
     // Without a failure: the default scheduler spreads data over both (the slower
     // one's arrives out of order); redundant sends everything twice.
-    let o = run_with("default", false, 3, 200_000, [2, 9], None);
-    assert!(o.ooo > 0 && o.reinjections == 0);
-    let o = run_with("redundant", false, 4, 50_000, [2, 9], None);
+    let o = run_with("default", false, 3, 200_000, [2, 9], None, None);
+    assert!(o.ooo > 0 && o.reinjections == 0 && o.went_stale == 0);
+    let o = run_with("redundant", false, 4, 50_000, [2, 9], None, None);
     assert!(o.duplicates > 0 && o.reinjections == 0);
+}
+
+#[test]
+fn stalled_subflow_goes_stale_and_its_data_is_reinjected() {
+    for (sched, csum) in [("default", false), ("default", true), ("roundrobin", false)] {
+        // Subflow 1 delivers nothing from tick 30 to 300 (a blackhole that heals); it
+        // takes 5 of its RTOs (38 ticks each) to be declared stale.
+        let o = run_with(sched, csum, 11, 2_000_000, [3, 7], None, Some((30, 300)));
+        assert!(
+            o.ticks > 300,
+            "{sched}: the transfer outlasts the blackhole"
+        );
+        assert!(o.went_stale > 0, "{sched}: marked stale");
+        assert!(o.reinjections > 0, "{sched}: its data reinjected");
+        // Its own copies arrive after the blackhole and are dropped as duplicates.
+        assert!(o.duplicates > 0, "{sched}: late copies dropped");
+    }
 }
 
 proptest! {
@@ -371,7 +449,9 @@ proptest! {
         d0 in 1u64..20,
         d1 in 1u64..40,
         kill_at in proptest::option::of(0u64..200),
+        stall in proptest::option::of((0u64..200, 1u64..400)),
     ) {
-        run_with(sched, csum, seed, total, [d0, d1], kill_at);
+        let stall = stall.map(|(a, n)| (a, a + n));
+        run_with(sched, csum, seed, total, [d0, d1], kill_at, stall);
     }
 }
