@@ -193,11 +193,6 @@ fn run_with(
             let rto = 4 * sf.delay + 10;
             if sf.alive && sf.in_flight() > 0 && now - last_progress[k] >= rto {
                 stale.on_rto(sf.slot);
-                eprintln!(
-                    "rto k={k} now={now} count={} inflight={}",
-                    stale.count(sf.slot),
-                    sf.in_flight()
-                );
                 last_progress[k] = now;
                 if stale.check(sf.slot, active, true) {
                     went_stale += 1;
@@ -369,16 +364,6 @@ fn run_with(
             }
         }
     }
-    eprintln!(
-        "end ticks={ticks} went_stale={went_stale} reinj={:?} pipe1={:?} {:?} total={total}",
-        sb.stats(),
-        sfs[1]
-            .pipe
-            .iter()
-            .map(|s| (s.at, s.payload.len()))
-            .collect::<Vec<_>>(),
-        reasm.stats()
-    );
     Outcome {
         reinjections: sb.stats().reinjections,
         ooo: reasm.stats().ofo_queue,
