@@ -5,9 +5,11 @@
 //! Inputs (keys, nonces, address IDs, flags, sysctls, limits) come from `NAME.meta.json`
 //! (what the fixture tool decoded and what the kernel reported); expected bytes come from
 //! the capture itself (the raw option, kind and length included). Nothing is hard-coded.
-//! The counters our handshakes bump are compared with the kernel's `nstat` deltas.
+//! The counters our handshakes bump are compared with the kernel's `nstat` deltas. The
+//! path manager replays the `add_addr` scenario the same way.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use dataplane::mptcp::handshake::{
@@ -15,8 +17,12 @@ use dataplane::mptcp::handshake::{
     MpcSynReceived, MpcSynSent, Role, ServerAckOutcome, SynAckOutcome, SynOutcome,
 };
 use dataplane::mptcp::mib::{Mib, MibCounters};
+use dataplane::mptcp::pm::{
+    Endpoint, EndpointFlags, Endpoints, Limits, PmAction, PmConn, PmSubflow, SubflowId,
+};
 use dataplane::mptcp::token::TokenTable;
 use dataplane::pcap::read::{Capture, LinkType};
+use dataplane::time::Instant;
 use dataplane::wire::frame::{self, TcpFrame};
 use dataplane::wire::mptcp::{MpCapable, MptcpOption, Version};
 use dataplane::wire::tcp::{TcpFlags, TcpOption};
@@ -454,4 +460,243 @@ fn refused_join_matches_kernel_reset() {
     let (n, joins) = run("tcprst", "tcprst.pcap");
     assert_eq!(joins, 1);
     assert_eq!(n, 4 + 4 + 1, "MPC options, join options and the MP_TCPRST");
+}
+
+// --- The path manager in the `add_addr` scenario ----------------------------------------
+
+/// `ip mptcp endpoint show` line: "ADDR id N [signal] [subflow] [backup] [fullmesh] [dev D]".
+fn parse_endpoint(line: &str) -> Endpoint {
+    let mut words = line.split_whitespace();
+    let addr: IpAddr = words.next().expect("address").parse().expect("IP");
+    let mut ep = Endpoint {
+        id: 0,
+        addr,
+        port: None,
+        flags: EndpointFlags::default(),
+        dev: None,
+    };
+    while let Some(w) = words.next() {
+        match w {
+            "id" => ep.id = words.next().and_then(|n| n.parse().ok()).expect("id"),
+            "signal" => ep.flags = ep.flags | EndpointFlags::SIGNAL,
+            "subflow" => ep.flags = ep.flags | EndpointFlags::SUBFLOW,
+            "backup" => ep.flags = ep.flags | EndpointFlags::BACKUP,
+            "fullmesh" => ep.flags = ep.flags | EndpointFlags::FULLMESH,
+            "dev" => ep.dev = words.next().map(|_| 1), // the second device: port index 1
+            _ => {}
+        }
+    }
+    ep
+}
+
+fn parse_limits(line: &str) -> Limits {
+    let mut words = line.split_whitespace();
+    let mut l = Limits::default();
+    while let Some(w) = words.next() {
+        let n = words.next().and_then(|n| n.parse().ok());
+        match w {
+            "subflows" => l.subflows = n.expect("n"),
+            "add_addr_accepted" => l.add_addr_accepted = n.expect("n"),
+            _ => {}
+        }
+    }
+    l
+}
+
+fn sockaddr(v: &Value) -> SocketAddr {
+    v.as_str().expect("address").parse().expect("ip:port")
+}
+
+fn only<T: std::fmt::Debug>(mut v: Vec<T>) -> T {
+    assert_eq!(v.len(), 1, "{v:?}");
+    v.remove(0)
+}
+
+const PM_MIBS: &[Mib] = &[
+    Mib::AddAddr,
+    Mib::AddAddrTx,
+    Mib::AddAddrDrop,
+    Mib::EchoAdd,
+    Mib::EchoAddTx,
+    Mib::PortAdd,
+    Mib::RmAddr,
+    Mib::RmAddrTx,
+    Mib::RmSubflow,
+    Mib::MPPrioTx,
+    Mib::MPPrioRx,
+];
+
+/// The kernel's `add_addr` scenario replayed through two [`PmConn`]s configured as the
+/// kernel ends were: the ADD_ADDR (with its HMAC), its echo, the MP_PRIO and the
+/// REMOVE_ADDR we emit equal the kernel's bytes, the subflow we open goes where the
+/// kernel's went, and our path-manager counters equal the kernel's.
+#[test]
+fn path_manager_add_addr_scenario_matches_kernel() {
+    let name = "add_addr";
+    let m = meta(name);
+    let bytes = std::fs::read(fixture_dir().join("add_addr.pcapng")).unwrap();
+    let segs = segments(&bytes);
+    let c = &m["wire"]["connections"][0];
+    let (ck, sk) = (hex_u64(&c["client_key"]), hex_u64(&c["server_key"]));
+    let (caddr, saddr) = (sockaddr(&c["client"]), sockaddr(&c["server"]));
+    let t0 = Instant::from_secs(1);
+
+    let mut seps = Endpoints::new();
+    seps.set_limits(parse_limits(m["mptcp_limits"]["server"].as_str().unwrap()))
+        .unwrap();
+    for line in m["mptcp_endpoints"]["server"]["start"]
+        .as_str()
+        .unwrap()
+        .lines()
+    {
+        seps.add(parse_endpoint(line)).unwrap();
+    }
+    let mut ceps = Endpoints::new();
+    ceps.set_limits(parse_limits(m["mptcp_limits"]["client"].as_str().unwrap()))
+        .unwrap();
+    let (mut smib, mut cmib) = (MibCounters::new(), MibCounters::new());
+    let mut s = PmConn::new(
+        &seps,
+        crypto_token(sk),
+        V1,
+        sk,
+        ck,
+        saddr,
+        caddr,
+        SubflowId(0),
+        false,
+    );
+    let mut cl = PmConn::new(
+        &ceps,
+        crypto_token(ck),
+        V1,
+        ck,
+        sk,
+        caddr,
+        saddr,
+        SubflowId(0),
+        false,
+    );
+
+    // The server announces its signal endpoint once fully established.
+    s.handle_fully_established(&seps, t0, &mut smib);
+    let adds = &m["wire"]["add_addr"];
+    let ann = only(core::iter::from_fn(|| s.poll_action()).collect());
+    let PmAction::SendAddAddr(ann) = ann else {
+        panic!("{ann:?}")
+    };
+    let ann_frame = &segs[&frame_no(&adds[0]["frame"])];
+    assert_eq!(
+        emit(&MptcpOption::AddAddr(ann)),
+        ann_frame.raw_of(3),
+        "{name}: ADD_ADDR"
+    );
+
+    // The client takes the kernel's ADD_ADDR: echo, and a subflow to the address.
+    let MptcpOption::AddAddr(wire_ann) = ann_frame.opts[0] else {
+        panic!("frame carries the ADD_ADDR first")
+    };
+    cl.handle_add_addr(&ceps, &wire_ann, t0, &mut cmib);
+    let acts: Vec<_> = core::iter::from_fn(|| cl.poll_action()).collect();
+    let echo_frame = &segs[&frame_no(&adds[1]["frame"])];
+    let echo = acts
+        .iter()
+        .find_map(|a| match a {
+            PmAction::SendAddAddr(e) => Some(*e),
+            _ => None,
+        })
+        .expect("an echo");
+    assert_eq!(
+        emit(&MptcpOption::AddAddr(echo)),
+        echo_frame.raw_of(3),
+        "{name}: ADD_ADDR echo"
+    );
+    let join = &m["wire"]["joins"][0];
+    let conn = acts
+        .iter()
+        .find_map(|a| match a {
+            PmAction::Connect(r) => Some(*r),
+            _ => None,
+        })
+        .expect("a subflow to the announced address");
+    assert_eq!(
+        conn.remote,
+        sockaddr(&join["server"]),
+        "{name}: join target"
+    );
+    assert_eq!(
+        u64::from(conn.remote_id),
+        join["synack_addr_id"].as_u64().unwrap()
+    );
+
+    // The server gets the echo; the join comes in and is accepted.
+    s.handle_add_addr(&seps, &echo, t0, &mut smib);
+    assert!(s.allow_new_subflow(&seps));
+    let sid = join["synack_addr_id"].as_u64().unwrap() as u8;
+    let cid = join["syn_addr_id"].as_u64().unwrap() as u8;
+    let (jc, js) = (sockaddr(&join["client"]), sockaddr(&join["server"]));
+    let sf = |id, local_id, remote_id, local, remote| PmSubflow {
+        id: SubflowId(id),
+        local_id,
+        remote_id,
+        local,
+        remote,
+        local_backup: false,
+        remote_backup: false,
+        join: true,
+    };
+    s.handle_subflow_established(&seps, sf(1, sid, cid, js, jc), t0, &mut smib);
+    cl.handle_subflow_established(&ceps, sf(1, cid, sid, jc, js), t0, &mut cmib);
+    while s.poll_action().is_some() {}
+    while cl.poll_action().is_some() {}
+
+    // `ip mptcp endpoint change id 5 backup` on the server: MP_PRIO on that subflow.
+    let e = seps.set_flags(sid, true, false).unwrap();
+    s.handle_endpoint_changed(&e, &mut smib);
+    let prio = only(core::iter::from_fn(|| s.poll_action()).collect());
+    let prio_frame = &segs[&frame_no(&m["wire"]["mp_prio"][0]["frame"])];
+    assert_eq!(
+        emit(&prio.option().unwrap()),
+        prio_frame.raw_of(5),
+        "{name}: MP_PRIO"
+    );
+    cl.handle_mp_prio(SubflowId(1), true, &mut cmib);
+
+    // `ip mptcp endpoint delete id 5`: REMOVE_ADDR and the subflow closed.
+    let e = seps.del(sid).unwrap();
+    s.handle_endpoint_deleted(&e, &mut smib);
+    let acts: Vec<_> = core::iter::from_fn(|| s.poll_action()).collect();
+    let rm_frame = &segs[&frame_no(&m["wire"]["remove_addr"][0]["frame"])];
+    assert_eq!(
+        emit(&acts[0].option().unwrap()),
+        rm_frame.raw_of(4),
+        "{name}: REMOVE_ADDR"
+    );
+    assert_eq!(acts[1], PmAction::CloseSubflow(SubflowId(1)));
+    let MptcpOption::RemoveAddr(rm) = rm_frame
+        .opts
+        .iter()
+        .find(|o| matches!(o, MptcpOption::RemoveAddr(_)))
+        .copied()
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    cl.handle_rm_addr(&ceps, rm.addr_ids, &mut cmib);
+    assert_eq!(
+        core::iter::from_fn(|| cl.poll_action()).collect::<Vec<_>>(),
+        vec![PmAction::CloseSubflow(SubflowId(1))]
+    );
+
+    for (role, ours) in [("client", &cmib), ("server", &smib)] {
+        let kernel = &m["nstat_mptcp_delta"][role];
+        for &mib in PM_MIBS {
+            let k = kernel[mib.full_name()].as_u64().unwrap_or(0);
+            assert_eq!(ours.get(mib), k, "{name}: {role} {}", mib.full_name());
+        }
+    }
+}
+
+fn crypto_token(key: u64) -> u32 {
+    dataplane::crypto::token(V1, key)
 }
