@@ -200,7 +200,9 @@ fn run(name: &str, file: &str) -> (usize, usize) {
         .unwrap();
     let client = MpcSynSent::new(&ccfg, ck.key, &mut cmib);
     assert_eq!(emit(&client.syn_option()), syn.raw_of(0), "{name}: SYN");
-    let SynAckOutcome::Established(client) = client.handle_synack(&synack.opts, &mut cmib) else {
+    let SynAckOutcome::Established(client) =
+        client.handle_synack(&synack.opts, &mut ctable, &mut cmib)
+    else {
         panic!("{name}: the kernel's SYN/ACK is MPTCP")
     };
     assert_eq!(

@@ -122,11 +122,13 @@ impl FallbackCause {
     }
 }
 
-/// A fallback, with the local token the connection had registered (remove it from the
-/// token table: [`Fallback::release`]).
+/// A fallback. A fallen-back connection cannot be joined, so its token must leave the
+/// token table: where the handshake had the table it removed the token already
+/// (`local_token == None`); otherwise call [`Fallback::release`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fallback {
     pub cause: FallbackCause,
+    /// Our token, still in the token table.
     pub local_token: Option<u32>,
 }
 
@@ -308,8 +310,15 @@ impl MpcSynSent {
     ///
     /// Falls back (`MPCapableFallbackSYNACK`) when it has no MP_CAPABLE, or one without the
     /// responder's key, of another version, or with unusable flags. Otherwise counts
-    /// `MPCapableSYNACKRX` and moves on with checksums if either end asked (RFC 8684 §3.1).
-    pub fn handle_synack(self, opts: &[MptcpOption<'_>], mib: &mut MibCounters) -> SynAckOutcome {
+    /// `MPCapableSYNACKRX`, records the server's key with our token in `table` (joins need
+    /// it) and moves on with checksums if either end asked (RFC 8684 §3.1). On fallback our
+    /// token is removed from `table`.
+    pub fn handle_synack<C>(
+        self,
+        opts: &[MptcpOption<'_>],
+        table: &mut TokenTable<C>,
+        mib: &mut MibCounters,
+    ) -> SynAckOutcome {
         let version = self.cfg.client_version;
         let usable = mpc_of(opts).and_then(|m| {
             let ok = m.version == version_number(version)
@@ -318,13 +327,15 @@ impl MpcSynSent {
             m.sender_key.filter(|_| ok).map(|k| (k, m.flags))
         });
         let Some((remote_key, flags)) = usable else {
+            table.remove(self.local.token);
             return SynAckOutcome::Fallback(Fallback::new(
                 FallbackCause::NoOptionInSynAck,
-                Some(self.local.token),
+                None,
                 mib,
             ));
         };
         mib.inc(Mib::MPCapableSYNACKRX);
+        table.set_remote_key(self.local.token, remote_key);
         // RFC 8684 §3.1: "if either host requires the use of checksums, checksums MUST be
         // used".
         let checksum = self.cfg.checksum || flags & mpc_flags::CHECKSUM != 0;
@@ -592,7 +603,7 @@ impl MpcSynReceived {
             table.remove(token);
             return ServerAckOutcome::Fallback(Fallback::new(
                 FallbackCause::NoOptionInThirdAck,
-                Some(token),
+                None,
                 mib,
             ));
         };
@@ -709,7 +720,18 @@ impl JoinRefusal {
 
 /// A checked MP_JOIN subflow. Only [`JoinSynReceived::handle_ack`] and
 /// [`JoinAckSent::handle_ack`] make one, after the HMAC checks (RFC 8684 §3.2), so a
-/// subflow installed from a `VerifiedJoin` cannot have skipped them.
+/// subflow installed from a `VerifiedJoin` cannot have skipped them. Outside this module
+/// it cannot be built:
+///
+/// ```compile_fail
+/// use dataplane::mptcp::handshake::{JoinKeys, Role, VerifiedJoin};
+/// use dataplane::wire::mptcp::Version;
+/// let keys = JoinKeys { version: Version::V1, local_key: 1, remote_key: 2 };
+/// let forged = VerifiedJoin {
+///     conn: 0u32, role: Role::Client, keys, local_nonce: 0, remote_nonce: 0,
+///     local_id: 0, remote_id: 0, local_backup: false, remote_backup: false,
+/// };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedJoin<C> {
     conn: C,

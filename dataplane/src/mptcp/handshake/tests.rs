@@ -62,7 +62,7 @@ fn mpc_pair(ccfg: HandshakeConfig, scfg: HandshakeConfig) -> Pair {
     };
     let (synack, synack_o) = wire(s.synack_option(), s.version());
     assert_eq!(synack.len(), 12);
-    let SynAckOutcome::Established(c) = c.handle_synack(&[synack_o], &mut cmib) else {
+    let SynAckOutcome::Established(c) = c.handle_synack(&[synack_o], &mut ctable, &mut cmib) else {
         panic!("client established");
     };
     let (ack, ack_o) = wire(c.ack_option(), s.version());
@@ -107,7 +107,7 @@ fn mpc_v1_round_trip() {
     // The server's token table knows the client's key now (joins need it).
     let e = p.stable.lookup(s.local.token).unwrap();
     assert_eq!((e.conn, e.remote_key), (7, Some(CK)));
-    assert!(p.ctable.lookup(c.local.token).is_some());
+    assert_eq!(p.ctable.lookup(c.local.token).unwrap().remote_key, Some(SK));
     let c_counts: Vec<_> = p.cmib.iter_nonzero().collect();
     assert_eq!(
         c_counts,
@@ -165,7 +165,8 @@ fn syn_and_synack_carry_flag_a_of_their_sender() {
         panic!()
     };
     assert_eq!(sa.flags, mpc_flags::HMAC);
-    let SynAckOutcome::Established(c) = c.handle_synack(&[s.synack_option()], &mut mib) else {
+    let SynAckOutcome::Established(c) = c.handle_synack(&[s.synack_option()], &mut t, &mut mib)
+    else {
         panic!()
     };
     let MptcpOption::MpCapable(a) = c.ack_option() else {
@@ -185,7 +186,7 @@ fn client_after_synack(cfg: HandshakeConfig, synack_flags: u8) -> (MpcAckSent, M
         data_len: None,
         checksum: None,
     });
-    match c.handle_synack(&[synack], &mut mib) {
+    match c.handle_synack(&[synack], &mut TokenTable::<u8>::new(), &mut mib) {
         SynAckOutcome::Established(c) => (c, mib),
         SynAckOutcome::Fallback(f) => panic!("fallback {f:?}"),
     }
@@ -315,13 +316,13 @@ fn synack_without_usable_option_falls_back() {
             .new_connect(Version::V1, 1u8, &mut keys(&[CK]), &mut mib)
             .unwrap();
         let c = MpcSynSent::new(&HandshakeConfig::default(), k.key, &mut mib);
-        let SynAckOutcome::Fallback(f) = c.handle_synack(&opts, &mut mib) else {
+        let SynAckOutcome::Fallback(f) = c.handle_synack(&opts, &mut t, &mut mib) else {
             panic!("{opts:?} must fall back")
         };
         assert_eq!(f.cause, FallbackCause::NoOptionInSynAck);
         assert_eq!(mib.get(Mib::MPCapableFallbackSYNACK), 1);
         assert_eq!(mib.get(Mib::MPCapableSYNACKRX), 0);
-        f.release(&mut t);
+        assert_eq!(f.local_token, None, "removed by the handshake");
         assert!(t.is_empty());
     }
     // The usable one does not.
@@ -332,7 +333,11 @@ fn synack_without_usable_option_falls_back() {
         &mut mib,
     );
     assert!(matches!(
-        c.handle_synack(&[MptcpOption::MpCapable(good)], &mut mib),
+        c.handle_synack(
+            &[MptcpOption::MpCapable(good)],
+            &mut TokenTable::<u8>::new(),
+            &mut mib
+        ),
         SynAckOutcome::Established(_)
     ));
 }
@@ -399,6 +404,7 @@ fn third_ack_without_usable_option_falls_back() {
         assert_eq!(f.cause.mib(), Some(Mib::MPCapableFallbackACK));
         assert_eq!(mib.get(Mib::MPCapableFallbackACK), 1);
         assert_eq!(mib.get(Mib::MPCapableACKRX), 0);
+        assert_eq!(f.local_token, None);
         assert!(
             t.is_empty(),
             "the token of a fallen-back connection is gone"
