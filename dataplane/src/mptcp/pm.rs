@@ -930,7 +930,6 @@ impl PmConn {
 
     /// A subflow is established: a join we opened or accepted (`join`), with the address IDs
     /// of its handshake. Queues `SF_ESTABLISHED` and lets the path manager go on.
-    #[allow(clippy::too_many_arguments)]
     pub fn handle_subflow_established(
         &mut self,
         eps: &Endpoints,
@@ -1058,7 +1057,10 @@ impl PmConn {
         });
         // A port-less announcement means the initial subflow's port.
         let remote = SocketAddr::new(a.addr, a.port.unwrap_or(self.remote.port()));
-        if !self.remote_addrs.contains(&(a.addr_id, remote)) {
+        // A retransmission (our echo was lost) is echoed again but opens nothing new: the
+        // subflow it asked for may still be connecting.
+        let retransmitted = self.remote_addrs.contains(&(a.addr_id, remote));
+        if !retransmitted {
             self.remote_addrs.push((a.addr_id, remote));
         }
         if self.version == Version::V1 {
@@ -1067,7 +1069,7 @@ impl PmConn {
             self.actions.push_back(PmAction::SendAddAddr(echo));
         }
         let limits = eps.limits();
-        if !self.accept_addr || self.list.iter().any(|s| s.remote.ip() == a.addr) {
+        if retransmitted || !self.accept_addr || self.list.iter().any(|s| s.remote.ip() == a.addr) {
             return;
         }
         // Linux `fill_local_addresses_vec`: every fullmesh endpoint of the same family,

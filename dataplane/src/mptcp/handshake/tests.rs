@@ -1038,3 +1038,135 @@ fn peer_reset_reason_is_read() {
     );
     assert_eq!(peer_reset_reason(&[]), None);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(CK), Just(SK), any::<u64>()]
+    }
+
+    prop_compose! {
+        fn any_mpc()(
+            version in 0u8..16,
+            flags in any::<u8>(),
+            sender_key in proptest::option::of(key()),
+            receiver_key in proptest::option::of(key()),
+            data_len in proptest::option::of(any::<u16>()),
+            checksum in proptest::option::of(any::<u16>()),
+        ) -> MpCapable {
+            MpCapable { version, flags, sender_key, receiver_key, data_len, checksum }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The server completes MP_CAPABLE exactly for a v1 option with flag H, without
+        /// flag B, carrying a sender key and our key as the receiver's; anything else falls
+        /// back and leaves no token.
+        #[test]
+        fn server_third_ack_model(m in any_mpc(), csum in any::<bool>()) {
+            let (s, mut t, mut mib) = server_after_syn(HandshakeConfig {
+                checksum: csum,
+                ..Default::default()
+            });
+            let usable = m.version == 1
+                && m.flags & mpc_flags::HMAC != 0
+                && m.flags & mpc_flags::EXTENSIBILITY == 0
+                && m.sender_key.is_some()
+                && m.receiver_key == Some(SK);
+            let csum_missing = csum && m.data_len.is_some() && m.checksum.is_none();
+            match s.handle_ack(&[MptcpOption::MpCapable(m)], &mut t, &mut mib) {
+                ServerAckOutcome::Established { mpc, first_data } => {
+                    prop_assert!(usable && !csum_missing);
+                    prop_assert_eq!(Some(mpc.remote.key), m.sender_key);
+                    prop_assert_eq!(first_data.map(|f| f.data_len), m.data_len);
+                    prop_assert_eq!(t.len(), 1);
+                }
+                ServerAckOutcome::Fallback(_) => {
+                    prop_assert!(!usable);
+                    prop_assert!(t.is_empty());
+                }
+                ServerAckOutcome::Reset(r) => {
+                    prop_assert!(usable && csum_missing);
+                    prop_assert_eq!(r.reason, tcprst::MPTCP_ERROR);
+                }
+            }
+        }
+
+        /// The client accepts a SYN/ACK exactly when it is a v1 MP_CAPABLE with the
+        /// responder's key only, flag H and not flag B.
+        #[test]
+        fn client_synack_model(m in any_mpc()) {
+            let mut mib = MibCounters::new();
+            let c = MpcSynSent::new(
+                &HandshakeConfig::default(),
+                KeyInfo::new(Version::V1, CK),
+                &mut mib,
+            );
+            let usable = m.version == 1
+                && m.flags & mpc_flags::HMAC != 0
+                && m.flags & mpc_flags::EXTENSIBILITY == 0
+                && m.sender_key.is_some()
+                && m.receiver_key.is_none();
+            let mut t = TokenTable::<u8>::new();
+            match c.handle_synack(&[MptcpOption::MpCapable(m)], &mut t, &mut mib) {
+                SynAckOutcome::Established(c) => {
+                    prop_assert!(usable);
+                    prop_assert_eq!(Some(c.established().remote.key), m.sender_key);
+                    prop_assert_eq!(
+                        c.established().checksum,
+                        m.flags & mpc_flags::CHECKSUM != 0
+                    );
+                }
+                SynAckOutcome::Fallback(f) => {
+                    prop_assert!(!usable);
+                    prop_assert_eq!(f.cause, FallbackCause::NoOptionInSynAck);
+                }
+            }
+        }
+
+        /// Arbitrary option bytes, parsed as the TCP layer would, thrown at every handshake
+        /// step: no panic, and no join is verified without the right HMAC.
+        #[test]
+        fn arbitrary_options_never_panic(
+            raw in proptest::collection::vec(
+                (2u8..40).prop_flat_map(|len| {
+                    proptest::collection::vec(any::<u8>(), usize::from(len) - 2)
+                        .prop_map(move |mut body| {
+                            if let Some(b) = body.first_mut() {
+                                // Mostly MP_CAPABLE / MP_JOIN subtypes.
+                                *b = (*b % 3) << 4 | (*b & 0x0f);
+                            }
+                            let mut v = vec![30, len];
+                            v.append(&mut body);
+                            v
+                        })
+                }),
+                0..4,
+            ),
+        ) {
+            let opts: Vec<MptcpOption<'_>> = raw
+                .iter()
+                .filter_map(|r| MptcpOption::parse(r, Version::V1).ok())
+                .collect();
+            let (s, mut t, mut mib) = server_after_syn(HandshakeConfig::default());
+            let _ = s.handle_ack(&opts, &mut t, &mut mib);
+            let mut t2 = TokenTable::new();
+            let _ = MpcSynReceived::handle_syn(
+                &HandshakeConfig { allow_v0: true, ..Default::default() },
+                &opts, &mut t2, 0u8, &mut keys(&[SK]), &mut mib,
+            );
+            let (c, mut mib) = client_after_synack(HandshakeConfig::default(), mpc_flags::HMAC);
+            let _ = c.handle_segment(&opts, 10, &mut mib);
+            let (sj, mut mib) = server_join_state();
+            prop_assert!(sj.handle_ack(&opts, true, &mut mib).is_err());
+            let (cj, mut mib) = client_join_state();
+            prop_assert!(cj.handle_synack(&opts, &mut mib).is_err());
+            let (table, _) = server_table(true);
+            let _ = JoinSynReceived::handle_syn(&opts, &table, LOCAL, &mut mib);
+        }
+    }
+}

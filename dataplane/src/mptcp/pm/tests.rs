@@ -601,3 +601,61 @@ fn v0_announces_without_hmac_or_timer() {
     assert!(drain(&mut s).is_empty());
     assert_eq!(mib.get(Mib::AddAddr), 1);
 }
+
+#[test]
+fn retransmitted_add_addr_is_echoed_but_opens_nothing_new() {
+    let mut eps = Endpoints::new();
+    eps.set_limits(Limits {
+        subflows: 4,
+        add_addr_accepted: 4,
+    })
+    .unwrap();
+    let mut mib = MibCounters::new();
+    let peer = server(&Endpoints::new());
+    let a = peer.add_addr_option(5, ip(2, 2), None, false);
+    let mut c = client(&eps);
+    c.handle_add_addr(&eps, &a, T0, &mut mib);
+    assert_eq!(connects(&drain(&mut c)).len(), 1);
+    // Our echo was lost: the peer sends it again while our subflow is still connecting.
+    c.handle_add_addr(&eps, &a, T0, &mut mib);
+    let acts = drain(&mut c);
+    assert_eq!(connects(&acts).len(), 0);
+    assert!(announcements(&acts)[0].echo);
+    assert_eq!(mib.get(Mib::EchoAddTx), 2);
+    assert_eq!(c.counts(), (0, 1, 1, 0));
+}
+
+#[test]
+fn signal_and_subflow_endpoint_does_both() {
+    let mut eps = Endpoints::new();
+    eps.add(ep(
+        3,
+        ip(2, 1),
+        EndpointFlags::SIGNAL | EndpointFlags::SUBFLOW,
+    ))
+    .unwrap();
+    let mut mib = MibCounters::new();
+    let mut c = client(&eps);
+    c.handle_fully_established(&eps, T0, &mut mib);
+    let acts = drain(&mut c);
+    let ann = announcements(&acts);
+    let conn = connects(&acts);
+    assert_eq!((ann.len(), conn.len()), (1, 1));
+    assert_eq!((ann[0].addr_id, conn[0].local_id), (3, 3));
+    assert_eq!(c.counts(), (1, 0, 1, 1));
+}
+
+#[test]
+fn initial_address_endpoint_is_id_zero() {
+    // An endpoint for the address the connection already uses is announced as ID 0 and is
+    // not used for another subflow (Linux: mpc_endpoint_id).
+    let mut eps = Endpoints::new();
+    eps.add(ep(4, ip(1, 1), EndpointFlags::SUBFLOW)).unwrap();
+    eps.add(ep(5, ip(2, 1), EndpointFlags::SUBFLOW)).unwrap();
+    let mut mib = MibCounters::new();
+    let mut c = client(&eps);
+    c.handle_fully_established(&eps, T0, &mut mib);
+    let conn = connects(&drain(&mut c));
+    assert_eq!(conn.len(), 1);
+    assert_eq!(conn[0].local_id, 5);
+}
