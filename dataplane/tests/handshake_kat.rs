@@ -702,3 +702,113 @@ fn path_manager_add_addr_scenario_matches_kernel() {
 fn crypto_token(key: u64) -> u32 {
     dataplane::crypto::token(V1, key)
 }
+
+/// The subflows our path manager opens and accepts are the kernel's: for each captured
+/// join, the client's path manager (configured with the kernel client's endpoints and
+/// limits) asks for a subflow from the join's source address with the join's address ID
+/// to the join's destination, and the server's path manager gives the destination the
+/// address ID of the kernel's SYN/ACK and accepts or refuses the join as the kernel did.
+#[test]
+fn path_manager_joins_match_kernel() {
+    for (name, file) in [
+        ("join", "join.pcap"),
+        ("tcprst", "tcprst.pcap"),
+        ("add_addr", "add_addr.pcapng"),
+    ] {
+        let m = meta(name);
+        let bytes = std::fs::read(fixture_dir().join(file)).unwrap();
+        let segs = segments(&bytes);
+        let c = &m["wire"]["connections"][0];
+        let (ck, sk) = (hex_u64(&c["client_key"]), hex_u64(&c["server_key"]));
+        let (caddr, saddr) = (sockaddr(&c["client"]), sockaddr(&c["server"]));
+        let config = |role: &str| {
+            let mut eps = Endpoints::new();
+            eps.set_limits(parse_limits(m["mptcp_limits"][role].as_str().unwrap()))
+                .unwrap();
+            for line in m["mptcp_endpoints"][role]["start"]
+                .as_str()
+                .unwrap()
+                .lines()
+            {
+                eps.add(parse_endpoint(line)).unwrap();
+            }
+            eps
+        };
+        let (mut ceps, mut seps) = (config("client"), config("server"));
+        let mut mib = MibCounters::new();
+        let t0 = Instant::from_secs(1);
+        let mut cl = PmConn::new(
+            &ceps,
+            crypto_token(ck),
+            V1,
+            ck,
+            sk,
+            caddr,
+            saddr,
+            SubflowId(0),
+            false,
+        );
+        let mut s = PmConn::new(
+            &seps,
+            crypto_token(sk),
+            V1,
+            sk,
+            ck,
+            saddr,
+            caddr,
+            SubflowId(0),
+            false,
+        );
+        cl.handle_fully_established(&ceps, t0, &mut mib);
+        s.handle_fully_established(&seps, t0, &mut mib);
+        // The announcement, when there is one, reaches the client.
+        while let Some(a) = s.poll_action() {
+            if let PmAction::SendAddAddr(add) = a {
+                cl.handle_add_addr(&ceps, &add, t0, &mut mib);
+            }
+        }
+        let connects: Vec<_> = core::iter::from_fn(|| cl.poll_action())
+            .filter_map(|a| match a {
+                PmAction::Connect(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let join = &m["wire"]["joins"][0];
+        let (jc, js) = (sockaddr(&join["client"]), sockaddr(&join["server"]));
+        let r = only(connects);
+        assert_eq!(r.remote, js, "{name}: join destination");
+        assert_eq!(
+            u64::from(r.remote_id),
+            join["synack_addr_id"].as_u64().unwrap(),
+            "{name}: the peer's address ID"
+        );
+        assert_eq!(r.backup, join["syn_backup"].as_u64() == Some(1));
+        // The SYN's address ID: the endpoint's, or for a source address routing picked, the
+        // implicit endpoint the kernel made for it.
+        let local_id = match r.local_addr {
+            Some(a) => {
+                assert_eq!(a, jc.ip(), "{name}: join source");
+                r.local_id
+            }
+            None => ceps.local_id_for(&cl, jc.ip()).unwrap(),
+        };
+        assert_eq!(
+            u64::from(local_id),
+            join["syn_addr_id"].as_u64().unwrap(),
+            "{name}: join address ID"
+        );
+        // The server names its address as the kernel's SYN/ACK did and decides the same.
+        assert_eq!(
+            u64::from(seps.local_id_for(&s, js.ip()).unwrap()),
+            join["synack_addr_id"].as_u64().unwrap(),
+            "{name}: responder address ID"
+        );
+        let refused = join.get("rst_frame").is_some_and(|f| !f.is_null());
+        assert_eq!(s.allow_new_subflow(&seps), !refused, "{name}: accept");
+        if refused {
+            assert!(segs[&frame_no(&join["rst_frame"])]
+                .flags
+                .contains(TcpFlags::RST));
+        }
+    }
+}

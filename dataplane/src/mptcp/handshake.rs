@@ -552,6 +552,22 @@ impl MpcSynReceived {
         })
     }
 
+    /// A SYN arrived on the listener of a port-based `signal` endpoint (an address and port
+    /// announced only for joins). An MP_CAPABLE there is refused with a reset and counts
+    /// `MPCapableEndpAttempt` (Linux `subflow_check_req`); returns the MP_TCPRST to send,
+    /// `None` when the SYN carries no MP_CAPABLE (then it is handled as usual).
+    pub fn handle_syn_on_endpoint_port(
+        opts: &[MptcpOption<'_>],
+        mib: &mut MibCounters,
+    ) -> Option<MpTcprst> {
+        mpc_of(opts)?;
+        mib.inc(Mib::MPCapableEndpAttempt);
+        Some(MpTcprst {
+            flags: 0,
+            reason: tcprst::ADMIN_PROHIBITED,
+        })
+    }
+
     /// Our key.
     pub fn local(&self) -> KeyInfo {
         self.local

@@ -349,7 +349,9 @@ pub struct SubflowId(pub u32);
 /// Where a new subflow goes from and to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectRequest {
-    /// Our address ID (the MP_JOIN SYN's), 0 for the initial address.
+    /// Our address ID (the MP_JOIN SYN's), 0 for the initial address. Meaningless when
+    /// `local_addr` is `None`: once routing picked the source address, its ID is
+    /// [`Endpoints::local_id_for`] (an implicit endpoint, as Linux makes).
     pub local_id: u8,
     /// Our address; `None`: let routing pick.
     pub local_addr: Option<IpAddr>,

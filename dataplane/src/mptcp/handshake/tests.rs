@@ -602,6 +602,27 @@ fn server_syn_variants() {
 }
 
 #[test]
+fn mp_capable_to_endpoint_port_refused() {
+    let mut mib = MibCounters::new();
+    let syn = MptcpOption::MpCapable(MpCapable {
+        version: 1,
+        flags: mpc_flags::HMAC,
+        sender_key: None,
+        receiver_key: None,
+        data_len: None,
+        checksum: None,
+    });
+    let r = MpcSynReceived::handle_syn_on_endpoint_port(&[syn], &mut mib).unwrap();
+    assert_eq!(r.reason, tcprst::ADMIN_PROHIBITED);
+    assert_eq!(mib.get(Mib::MPCapableEndpAttempt), 1);
+    assert_eq!(
+        MpcSynReceived::handle_syn_on_endpoint_port(&[], &mut mib),
+        None
+    );
+    assert_eq!(mib.get(Mib::MPCapableEndpAttempt), 1);
+}
+
+#[test]
 fn server_token_exhaustion_falls_back() {
     let mut t = TokenTable::new();
     let mut mib = MibCounters::new();
