@@ -959,9 +959,11 @@ impl PmConn {
     /// A passive join passed its HMAC check: may it be accepted? (Linux
     /// `mptcp_pm_allow_new_subflow`.) Counts it against `subflows` when yes. Pass the result
     /// as `accept` to [`crate::mptcp::handshake::JoinSynReceived::handle_ack`].
+    /// Joins are refused before the connection is fully established, as in Linux
+    /// (`mptcp_can_accept_new_subflow`).
     pub fn allow_new_subflow(&mut self, eps: &Endpoints) -> bool {
         let max = usize::from(eps.limits().subflows);
-        if !self.accept_subflow || self.subflows >= max {
+        if !self.fully_established || !self.accept_subflow || self.subflows >= max {
             return false;
         }
         self.subflows += 1;

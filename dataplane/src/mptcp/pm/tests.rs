@@ -544,6 +544,7 @@ fn endpoint_deleted_removes_address_and_subflows() {
 
 #[test]
 fn passive_join_limit() {
+    let mut mib = MibCounters::new();
     let mut eps = Endpoints::new();
     eps.set_limits(Limits {
         subflows: 0,
@@ -551,16 +552,18 @@ fn passive_join_limit() {
     })
     .unwrap();
     let mut s = server(&eps);
+    s.handle_fully_established(&eps, T0, &mut mib);
     assert!(
         !s.allow_new_subflow(&eps),
         "limit 0 refuses (the tcprst fixture)"
     );
     let eps = Endpoints::new();
     let mut s = server(&eps);
+    assert!(!s.allow_new_subflow(&eps), "not fully established yet");
+    s.handle_fully_established(&eps, T0, &mut mib);
     assert!(s.allow_new_subflow(&eps));
     assert!(s.allow_new_subflow(&eps));
     assert!(!s.allow_new_subflow(&eps), "default limit 2");
-    let mut mib = MibCounters::new();
     s.handle_subflow_closed(&eps, None, T0, &mut mib);
     assert!(s.allow_new_subflow(&eps));
 }
