@@ -33,6 +33,43 @@
 //! Counters: the handshakes bump the counters Linux bumps at the same step. `MPRstTx` is
 //! left to whoever sends the reset (Linux does not count a reset sent from a request
 //! socket either, as the `tcprst` kernel fixture shows).
+//!
+//! # Example
+//!
+//! ```
+//! use dataplane::mptcp::handshake::*;
+//! use dataplane::mptcp::mib::MibCounters;
+//! use dataplane::mptcp::token::TokenTable;
+//!
+//! let cfg = HandshakeConfig::default();
+//! let (mut cmib, mut smib) = (MibCounters::new(), MibCounters::new());
+//! let (mut ctable, mut stable) = (TokenTable::new(), TokenTable::new());
+//! let mut rng = { let mut x = 1u64; move || { x = x.wrapping_mul(6364136223846793005).wrapping_add(1); x } };
+//!
+//! // MP_CAPABLE: client SYN -> server SYN/ACK -> client third ACK -> server established.
+//! let key = ctable.new_connect(cfg.client_version, 1u32, &mut rng, &mut cmib).unwrap();
+//! let client = MpcSynSent::new(&cfg, key.key, &mut cmib);
+//! let SynOutcome::Mptcp(server) = MpcSynReceived::handle_syn(
+//!     &cfg, &[client.syn_option()], &mut stable, 2u32, &mut rng, &mut smib) else { panic!() };
+//! let SynAckOutcome::Established(client) =
+//!     client.handle_synack(&[server.synack_option()], &mut ctable, &mut cmib) else { panic!() };
+//! let ServerAckOutcome::Established { mpc: s_mpc, .. } =
+//!     server.handle_ack(&[client.ack_option()], &mut stable, &mut smib) else { panic!() };
+//! let c_mpc = *client.established();
+//! assert_eq!(c_mpc.first_send_dsn(), s_mpc.first_recv_dsn());
+//!
+//! // MP_JOIN from the client: SYN -> SYN/ACK (64-bit HMAC) -> ACK (160-bit HMAC).
+//! let local = JoinLocal { addr_id: 1, backup: false, nonce: 0x1111 };
+//! let join = JoinSynSent::new(1u32, c_mpc.join_keys(), local, &mut cmib);
+//! let ours = JoinLocal { addr_id: 0, backup: false, nonce: 0x2222 };
+//! let responder = JoinSynReceived::handle_syn(&[join.syn_option()], &stable, ours, &mut smib)
+//!     .expect("a join SYN")
+//!     .expect("token known");
+//! let join = join.handle_synack(&[responder.synack_option()], &mut cmib).unwrap();
+//! let accepted = responder.handle_ack(&[join.ack_option()], true, &mut smib).unwrap();
+//! let initiated = join.handle_ack(); // once the third ACK is acknowledged
+//! assert_eq!((accepted.conn(), initiated.conn()), (2, 1));
+//! ```
 
 use crate::crypto::{self, KeyInfo, JOIN_ACK_HMAC_LEN};
 use crate::mptcp::mib::{Mib, MibCounters};
