@@ -75,6 +75,7 @@ use crate::crypto::{self, KeyInfo, JOIN_ACK_HMAC_LEN};
 use crate::mptcp::mib::{Mib, MibCounters};
 use crate::mptcp::token::TokenTable;
 use crate::seq::DataSeq;
+use crate::time::{Duration, Instant};
 use crate::wire::mptcp::csum::dss_csum;
 use crate::wire::mptcp::{mpc_flags, tcprst, MpCapable, MpJoin, MpTcprst, MptcpOption, Version};
 
@@ -482,6 +483,71 @@ impl MpcAckSent {
             ));
         }
         ClientProgress::Waiting(self)
+    }
+}
+
+/// Active-open blackhole detection (Linux `ctrl.c`: `mptcp_active_detect_blackhole`,
+/// `mptcp_active_disable`, `mptcp_active_should_disable`), one per host.
+///
+/// When an MP_CAPABLE SYN was dropped until the fallback SYN went without MPTCP
+/// ([`FallbackCause::SynDropped`]) and that plain SYN was answered, something on the path
+/// drops MPTCP SYNs: active opens then go without MPTCP for `timeout` (`Blackhole`
+/// counted), doubling with each new detection up to 64 times `timeout`. Check
+/// [`ActiveBlackhole::should_disable`] before an active open and use
+/// [`MpcSynSent::disabled`] when it says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveBlackhole {
+    /// `net.mptcp.blackhole_timeout` (default 3600 s); zero turns detection off.
+    pub timeout: Duration,
+    disable_times: u32,
+    stamp: Instant,
+}
+
+impl Default for ActiveBlackhole {
+    fn default() -> Self {
+        ActiveBlackhole::new(Duration::from_secs(3600))
+    }
+}
+
+impl ActiveBlackhole {
+    pub fn new(timeout: Duration) -> Self {
+        ActiveBlackhole {
+            timeout,
+            disable_times: 0,
+            stamp: Instant::ZERO,
+        }
+    }
+
+    /// Whether active opens should skip MPTCP at `now`.
+    pub fn should_disable(&self, now: Instant) -> bool {
+        if self.timeout.is_zero() || self.disable_times == 0 {
+            return false;
+        }
+        let multiplier = 1u32 << (self.disable_times - 1).min(6);
+        match self
+            .stamp
+            .checked_add(self.timeout.saturating_mul(multiplier))
+        {
+            Some(until) => now < until,
+            None => true,
+        }
+    }
+
+    /// The plain SYN sent after [`FallbackCause::SynDropped`] was answered: MPTCP SYNs are
+    /// being dropped on the path. Counts `Blackhole`.
+    pub fn handle_fallback_synack(&mut self, now: Instant, mib: &mut MibCounters) {
+        if self.timeout.is_zero() {
+            return;
+        }
+        self.disable_times = self.disable_times.saturating_add(1);
+        self.stamp = now;
+        mib.inc(Mib::Blackhole);
+    }
+
+    /// Forget past detections (Linux does this when an MPTCP connection over loopback
+    /// succeeds).
+    pub fn reset(&mut self) {
+        self.disable_times = 0;
     }
 }
 

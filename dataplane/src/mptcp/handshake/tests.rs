@@ -447,6 +447,54 @@ fn syn_lost_twice_retries_without_mptcp() {
 }
 
 #[test]
+fn blackhole_disables_active_mptcp_with_growing_timeout() {
+    use crate::time::{Duration, Instant};
+    let mut mib = MibCounters::new();
+    let mut bh = ActiveBlackhole::new(Duration::from_secs(10));
+    let t = Instant::from_secs(100);
+    assert!(!bh.should_disable(t));
+    // MP_CAPABLE SYN dropped twice, the plain SYN answered: detected.
+    let cfg = HandshakeConfig::default();
+    let c = MpcSynSent::new(&cfg, KeyInfo::new(Version::V1, CK), &mut mib);
+    let SynTimeout::Retransmit(c) = c.handle_syn_timeout(&mut mib) else {
+        panic!()
+    };
+    let SynTimeout::Fallback(f) = c.handle_syn_timeout(&mut mib) else {
+        panic!()
+    };
+    assert_eq!(f.cause, FallbackCause::SynDropped);
+    bh.handle_fallback_synack(t, &mut mib);
+    assert_eq!(mib.get(Mib::Blackhole), 1);
+    assert!(bh.should_disable(t + Duration::from_secs(9)));
+    assert!(!bh.should_disable(t + Duration::from_secs(10)));
+    // A second detection doubles the period, up to 64 times.
+    let t2 = t + Duration::from_secs(20);
+    bh.handle_fallback_synack(t2, &mut mib);
+    assert!(bh.should_disable(t2 + Duration::from_secs(19)));
+    assert!(!bh.should_disable(t2 + Duration::from_secs(20)));
+    for _ in 0..10 {
+        bh.handle_fallback_synack(t2, &mut mib);
+    }
+    assert!(bh.should_disable(t2 + Duration::from_secs(639)));
+    assert!(!bh.should_disable(t2 + Duration::from_secs(640)));
+    // While disabled, an active open goes without MPTCP and says so.
+    let f = MpcSynSent::disabled(None, &mut mib);
+    assert_eq!(f.cause, FallbackCause::ActiveDisabled);
+    assert_eq!(mib.get(Mib::MPCapableSYNTXDisabled), 1);
+    bh.reset();
+    assert!(!bh.should_disable(t2));
+    // Zero timeout: detection off.
+    let mut off = ActiveBlackhole::new(Duration::ZERO);
+    off.handle_fallback_synack(t, &mut mib);
+    assert!(!off.should_disable(t));
+    assert_eq!(mib.get(Mib::Blackhole), 12);
+    assert_eq!(
+        ActiveBlackhole::default().timeout,
+        Duration::from_secs(3600)
+    );
+}
+
+#[test]
 fn active_disabled_counts() {
     let mut mib = MibCounters::new();
     let f = MpcSynSent::disabled(Some(5), &mut mib);
