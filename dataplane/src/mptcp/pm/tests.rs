@@ -662,3 +662,167 @@ fn initial_address_endpoint_is_id_zero() {
     assert_eq!(conn.len(), 1);
     assert_eq!(conn[0].local_id, 5);
 }
+
+/// The path managers of two hosts, wired to the handshake state machines the way the
+/// connection layer will: the server announces two addresses, the client accepts both
+/// (limits 2/2) and joins them with MP_JOIN; every join passes its HMAC checks and the
+/// server's subflow limit; both sides end with three subflows.
+#[test]
+fn two_hosts_announce_and_join() {
+    use crate::mptcp::handshake::{JoinLocal, JoinSynReceived, JoinSynSent};
+    use crate::mptcp::token::TokenTable;
+
+    let mut seps = Endpoints::new();
+    seps.add(ep(5, ip(2, 2), EndpointFlags::SIGNAL)).unwrap();
+    seps.add(ep(
+        6,
+        ip(3, 2),
+        EndpointFlags::SIGNAL | EndpointFlags::BACKUP,
+    ))
+    .unwrap();
+    let mut ceps = Endpoints::new();
+    ceps.set_limits(Limits {
+        subflows: 2,
+        add_addr_accepted: 2,
+    })
+    .unwrap();
+    let (mut smib, mut cmib) = (MibCounters::new(), MibCounters::new());
+    let mut stable = TokenTable::new();
+    let sk = stable
+        .new_accept(Version::V1, 7u32, &mut || SK, &mut smib)
+        .unwrap();
+    stable.set_remote_key(sk.key.token, CK);
+    let mut s = server(&seps);
+    let mut c = client(&ceps);
+    s.handle_fully_established(&seps, T0, &mut smib);
+    c.handle_fully_established(&ceps, T0, &mut cmib);
+
+    let mut next_sf = 1;
+    let mut nonce = 0x1000;
+    for _round in 0..4 {
+        // Server -> client: announcements.
+        while let Some(a) = s.poll_action() {
+            if let PmAction::SendAddAddr(add) = a {
+                c.handle_add_addr(&ceps, &add, T0, &mut cmib);
+            }
+        }
+        // Client -> server: echoes, and joins to the announced addresses.
+        while let Some(a) = c.poll_action() {
+            match a {
+                PmAction::SendAddAddr(echo) => s.handle_add_addr(&seps, &echo, T0, &mut smib),
+                PmAction::Connect(r) => {
+                    let src = IpAddr::V4(Ipv4Addr::new(10, 0, 9, r.remote_id));
+                    let local_id = ceps.local_id_for(&c, src).unwrap();
+                    nonce += 1;
+                    let j = JoinSynSent::new(
+                        1u32,
+                        crate::mptcp::handshake::JoinKeys {
+                            version: Version::V1,
+                            local_key: CK,
+                            remote_key: SK,
+                        },
+                        JoinLocal {
+                            addr_id: local_id,
+                            backup: false,
+                            nonce,
+                        },
+                        &mut cmib,
+                    );
+                    let sid = seps.local_id_for(&s, r.remote.ip()).unwrap();
+                    let resp = JoinSynReceived::handle_syn(
+                        &[j.syn_option()],
+                        &stable,
+                        JoinLocal {
+                            addr_id: sid,
+                            backup: seps.is_backup(r.remote.ip()),
+                            nonce: nonce + 0x100,
+                        },
+                        &mut smib,
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let j = j.handle_synack(&[resp.synack_option()], &mut cmib).unwrap();
+                    let accept = s.allow_new_subflow(&seps);
+                    let sv = resp
+                        .handle_ack(&[j.ack_option()], accept, &mut smib)
+                        .unwrap();
+                    let cv = j.handle_ack();
+                    let id = SubflowId(next_sf);
+                    next_sf += 1;
+                    let (cl, sr) = (SocketAddr::new(src, 40000 + id.0 as u16), r.remote);
+                    s.handle_subflow_established(
+                        &seps,
+                        PmSubflow {
+                            id,
+                            local_id: sv.local_id(),
+                            remote_id: sv.remote_id(),
+                            local: sr,
+                            remote: cl,
+                            local_backup: sv.local_backup(),
+                            remote_backup: sv.remote_backup(),
+                            join: true,
+                        },
+                        T0,
+                        &mut smib,
+                    );
+                    c.handle_subflow_established(
+                        &ceps,
+                        PmSubflow {
+                            id,
+                            local_id: cv.local_id(),
+                            remote_id: cv.remote_id(),
+                            local: cl,
+                            remote: sr,
+                            local_backup: cv.local_backup(),
+                            remote_backup: cv.remote_backup(),
+                            join: true,
+                        },
+                        T0,
+                        &mut cmib,
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(s.subflows().len(), 3);
+    assert_eq!(c.subflows().len(), 3);
+    let remote_ids: Vec<u8> = c.subflows().iter().map(|x| x.remote_id).collect();
+    assert_eq!(remote_ids, vec![0, 5, 6]);
+    // The second address is a backup endpoint: the server asked for backup in its SYN/ACK.
+    assert!(c.subflows()[2].remote_backup && !c.subflows()[1].remote_backup);
+    assert_eq!(s.counts(), (2, 0, 2, 0));
+    assert_eq!(c.counts(), (0, 2, 2, 0));
+    for (m, n) in [
+        (Mib::AddAddrTx, 2),
+        (Mib::EchoAdd, 2),
+        (Mib::MPJoinSynRx, 2),
+        (Mib::MPJoinAckRx, 2),
+    ] {
+        assert_eq!(smib.get(m), n, "server {m}");
+    }
+    for (m, n) in [
+        (Mib::AddAddr, 2),
+        (Mib::EchoAddTx, 2),
+        (Mib::MPJoinSynTx, 2),
+        (Mib::MPJoinSynAckRx, 2),
+        (Mib::MPJoinSynAckBackupRx, 1),
+    ] {
+        assert_eq!(cmib.get(m), n, "client {m}");
+    }
+    let ev: Vec<_> = core::iter::from_fn(|| c.poll_event())
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(
+        ev,
+        vec![
+            "CREATED",
+            "ESTABLISHED",
+            "ANNOUNCED",
+            "SF_ESTABLISHED",
+            "ANNOUNCED",
+            "SF_ESTABLISHED"
+        ]
+    );
+    assert_eq!(s.poll_timeout(), None, "both announcements echoed");
+}
