@@ -624,6 +624,12 @@ impl MpcSynReceived {
         let Some(m) = mpc_of(opts) else {
             return SynOutcome::PlainTcp(None);
         };
+        if join_of(opts).is_some() {
+            // Both MP_CAPABLE and MP_JOIN: neither is honoured (Linux `subflow_check_req`
+            // counts the MP_CAPABLE and answers as plain TCP).
+            mib.inc(Mib::MPCapableSYNRX);
+            return SynOutcome::PlainTcp(None);
+        }
         if !flags_usable(m.flags) || m.receiver_key.is_some() {
             return SynOutcome::PlainTcp(None);
         }
@@ -936,13 +942,17 @@ impl<C: Copy> JoinSynReceived<C> {
     /// An MP_JOIN SYN arrived with these options. Counts `MPJoinSynRx` (and
     /// `MPJoinSynBackupRx` for flag B), then looks the token up (RFC 8684 §3.2: the token
     /// identifies the connection; unknown -> `MPJoinNoTokenFound`, reset). Returns `None`
-    /// when the SYN has no MP_JOIN SYN form (not a join).
+    /// when the SYN has no MP_JOIN SYN form, or also carries MP_CAPABLE (not a join: hand it
+    /// to [`MpcSynReceived::handle_syn`], which answers such a SYN as plain TCP).
     pub fn handle_syn(
         opts: &[MptcpOption<'_>],
         table: &TokenTable<C>,
         local: JoinLocal,
         mib: &mut MibCounters,
     ) -> Option<Result<JoinSynReceived<C>, JoinRefusal>> {
+        if mpc_of(opts).is_some() {
+            return None;
+        }
         let MpJoin::Syn {
             backup,
             addr_id,

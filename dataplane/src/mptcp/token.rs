@@ -20,6 +20,9 @@ use crate::wire::mptcp::Version;
 /// Keys drawn before giving up on a unique token (Linux `MPTCP_TOKEN_MAX_RETRIES`).
 pub const TOKEN_MAX_RETRIES: u32 = 4;
 
+/// Draws per attempt while the random source returns a zero key.
+const ZERO_KEY_REDRAWS: usize = 8;
+
 /// What the table knows about one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenEntry<C> {
@@ -119,7 +122,12 @@ impl<C> TokenTable<C> {
         mib: &mut MibCounters,
     ) -> Result<NewToken, TokenError> {
         for attempt in 1..=TOKEN_MAX_RETRIES {
-            let key = KeyInfo::new(version, rng());
+            // Linux never uses a zero key (`subflow_check_req` draws again); a source that
+            // keeps returning zero fails the attempt.
+            let Some(raw) = (0..ZERO_KEY_REDRAWS).map(|_| rng()).find(|k| *k != 0) else {
+                continue;
+            };
+            let key = KeyInfo::new(version, raw);
             if self.map.contains_key(&key.token) {
                 self.collisions += 1;
                 continue;
@@ -245,6 +253,27 @@ mod tests {
         assert_eq!((b.key.key, b.attempts), (6, 2));
         assert_eq!(t.collisions(), 1);
         assert_eq!(t.lookup(b.key.token).unwrap().conn, 2);
+    }
+
+    #[test]
+    fn zero_key_is_never_used() {
+        let mut t = TokenTable::new();
+        let mut mib = MibCounters::new();
+        let keys = [0u64, 0, 9];
+        let mut i = 0;
+        let mut r = || {
+            let k = keys[i.min(2)];
+            i += 1;
+            k
+        };
+        let k = t.new_connect(Version::V1, 1u8, &mut r, &mut mib).unwrap();
+        assert_eq!((k.key.key, k.attempts), (9, 1));
+        let mut zero = || 0u64;
+        assert!(t
+            .new_connect(Version::V1, 2u8, &mut zero, &mut mib)
+            .is_err());
+        assert_eq!(mib.get(Mib::MPFallbackTokenInit), 1);
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

@@ -647,6 +647,27 @@ fn server_syn_variants() {
     });
     let (out, _, _) = run(HandshakeConfig::default(), &[no_h]);
     assert!(matches!(out, SynOutcome::PlainTcp(None)));
+    // MP_CAPABLE together with MP_JOIN: plain TCP, the MP_CAPABLE counted (as Linux).
+    let both = [
+        MptcpOption::MpCapable(MpCapable {
+            version: 1,
+            flags: mpc_flags::HMAC,
+            sender_key: None,
+            receiver_key: None,
+            data_len: None,
+            checksum: None,
+        }),
+        MptcpOption::MpJoin(MpJoin::Syn {
+            backup: false,
+            addr_id: 1,
+            token: 1,
+            nonce: 2,
+        }),
+    ];
+    let (out, t, mib) = run(HandshakeConfig::default(), &both);
+    assert!(matches!(out, SynOutcome::PlainTcp(None)));
+    assert!(t.is_empty());
+    assert_eq!(mib.get(Mib::MPCapableSYNRX), 1);
 }
 
 #[test]
@@ -974,6 +995,18 @@ fn not_a_join_syn() {
     assert!(JoinSynReceived::handle_syn(&[], &t, LOCAL, &mut mib).is_none());
     let ack = MptcpOption::MpJoin(MpJoin::Ack { hmac: [0; 20] });
     assert!(JoinSynReceived::handle_syn(&[ack], &t, LOCAL, &mut mib).is_none());
+    let mpc = MptcpOption::MpCapable(MpCapable {
+        version: 1,
+        flags: mpc_flags::HMAC,
+        sender_key: None,
+        receiver_key: None,
+        data_len: None,
+        checksum: None,
+    });
+    let token = t.iter().next().unwrap().local.token;
+    assert!(
+        JoinSynReceived::handle_syn(&[mpc, join_syn(token, false)], &t, LOCAL, &mut mib).is_none()
+    );
     assert_eq!(mib.iter_nonzero().count(), 0);
 }
 
