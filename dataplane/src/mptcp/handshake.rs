@@ -782,6 +782,9 @@ pub struct JoinKeys {
 pub enum JoinRefusal {
     /// The SYN's token names no connection. `MPJoinNoTokenFound`; reason MPTCP error.
     UnknownToken { token: u32 },
+    /// The SYN reached a port we did not announce for this connection.
+    /// `MismatchPortSynRx`; reason unspecified (Linux sets none).
+    PortMismatch,
     /// The connection is not established yet (its peer key is unknown). `MPJoinRejected`;
     /// reason MPTCP error.
     NotEstablished,
@@ -808,6 +811,7 @@ impl JoinRefusal {
             | JoinRefusal::NoSynAckOption
             | JoinRefusal::SynAckHmac => tcprst::MPTCP_ERROR,
             JoinRefusal::AckHmac | JoinRefusal::Rejected => tcprst::ADMIN_PROHIBITED,
+            JoinRefusal::PortMismatch => tcprst::UNSPECIFIED,
         }
     }
 
@@ -832,6 +836,7 @@ impl JoinRefusal {
             JoinRefusal::NoSynAckOption => None,
             JoinRefusal::SynAckHmac => Some(Mib::MPJoinSynAckHMacFailure),
             JoinRefusal::AckHmac => Some(Mib::MPJoinAckHMacFailure),
+            JoinRefusal::PortMismatch => Some(Mib::MismatchPortSynRx),
         }
     }
 
@@ -925,6 +930,8 @@ pub struct JoinSynReceived<C> {
     remote_id: u8,
     local_backup: bool,
     remote_backup: bool,
+    /// The SYN reached a port-based endpoint's listener (`MPJoinPortAckRx` on success).
+    port_join: bool,
 }
 
 /// Our side of a join we answer: chosen by the caller (the path manager).
@@ -985,7 +992,31 @@ impl<C: Copy> JoinSynReceived<C> {
             remote_id: addr_id,
             local_backup: local.backup,
             remote_backup: backup,
+            port_join: false,
         }))
+    }
+
+    /// For a join SYN that reached a listener on another port than the connection's
+    /// (a port-based `signal` endpoint; Linux `subflow_use_different_sport`): the port must
+    /// be one we announced (`port_announced`, from
+    /// [`crate::mptcp::pm::PmConn::port_announced`]), else the join is refused
+    /// (`MismatchPortSynRx`); if it is, `MPJoinPortSynRx`. Same port: nothing to check.
+    pub fn check_port(
+        mut self,
+        listener_port: u16,
+        conn_port: u16,
+        port_announced: bool,
+        mib: &mut MibCounters,
+    ) -> Result<Self, JoinRefusal> {
+        if listener_port == conn_port {
+            return Ok(self);
+        }
+        if !port_announced {
+            return Err(JoinRefusal::PortMismatch.counted(mib));
+        }
+        mib.inc(Mib::MPJoinPortSynRx);
+        self.port_join = true;
+        Ok(self)
     }
 
     /// The connection the token named.
@@ -1043,6 +1074,9 @@ impl<C: Copy> JoinSynReceived<C> {
             return Err(JoinRefusal::Rejected.counted(mib));
         }
         mib.inc(Mib::MPJoinAckRx);
+        if self.port_join {
+            mib.inc(Mib::MPJoinPortAckRx);
+        }
         Ok(VerifiedJoin {
             conn: self.conn,
             role: Role::Server,
@@ -1063,6 +1097,8 @@ pub struct JoinSynSent<C> {
     conn: C,
     keys: JoinKeys,
     local: JoinLocal,
+    /// The join goes to another port than the connection's (a port the peer announced).
+    other_port: bool,
 }
 
 impl<C: Copy> JoinSynSent<C> {
@@ -1070,7 +1106,19 @@ impl<C: Copy> JoinSynSent<C> {
     /// `MPJoinSynTx`.
     pub fn new(conn: C, keys: JoinKeys, local: JoinLocal, mib: &mut MibCounters) -> Self {
         mib.inc(Mib::MPJoinSynTx);
-        JoinSynSent { conn, keys, local }
+        JoinSynSent {
+            conn,
+            keys,
+            local,
+            other_port: false,
+        }
+    }
+
+    /// The join goes to another destination port than the connection's (one the peer
+    /// announced in ADD_ADDR): its SYN/ACK counts `MPJoinPortSynAckRx`.
+    pub fn to_other_port(mut self) -> Self {
+        self.other_port = true;
+        self
     }
 
     /// The SYN's MP_JOIN: the peer's token (RFC 8684 §3.2), our address ID, B flag and
@@ -1115,6 +1163,9 @@ impl<C: Copy> JoinSynSent<C> {
         mib.inc(Mib::MPJoinSynAckRx);
         if backup {
             mib.inc(Mib::MPJoinSynAckBackupRx);
+        }
+        if self.other_port {
+            mib.inc(Mib::MPJoinPortSynAckRx);
         }
         Ok(JoinAckSent {
             join: VerifiedJoin {

@@ -722,6 +722,12 @@ impl PmConn {
         self.announced.iter().filter_map(|a| a.deadline).min()
     }
 
+    /// Whether we announced an address with this port to the peer (a join arriving on a
+    /// port-based endpoint's listener must use one; Linux `mptcp_pm_sport_in_anno_list`).
+    pub fn port_announced(&self, port: u16) -> bool {
+        self.announced.iter().any(|a| a.option.port == Some(port))
+    }
+
     /// (ADD_ADDRs we announced, ADD_ADDRs we accepted, join subflows, endpoints used for
     /// subflows): Linux's `add_addr_signaled`, `add_addr_accepted`, `subflows`,
     /// `local_addr_used`, as `MPTCP_INFO` reports them.

@@ -1272,3 +1272,41 @@ mod props {
         }
     }
 }
+
+#[test]
+fn join_to_a_port_based_endpoint() {
+    let good = crypto::join_ack_hmac(Version::V1, CK, SK, RA, RB);
+    let ack = MptcpOption::MpJoin(MpJoin::Ack { hmac: good });
+    // Same port as the connection: nothing checked or counted.
+    let (s, mut mib) = server_join_state();
+    let s = s.check_port(5201, 5201, false, &mut mib).unwrap();
+    s.handle_ack(&[ack], true, &mut mib).unwrap();
+    assert_eq!(
+        mib.get(Mib::MPJoinPortSynRx) + mib.get(Mib::MPJoinPortAckRx),
+        0
+    );
+    // An announced port: counted at SYN and ACK.
+    let (s, mut mib) = server_join_state();
+    let s = s.check_port(6000, 5201, true, &mut mib).unwrap();
+    s.handle_ack(&[ack], true, &mut mib).unwrap();
+    assert_eq!(mib.get(Mib::MPJoinPortSynRx), 1);
+    assert_eq!(mib.get(Mib::MPJoinPortAckRx), 1);
+    // A port we never announced: refused.
+    let (s, mut mib) = server_join_state();
+    let r = s.check_port(6001, 5201, false, &mut mib).unwrap_err();
+    assert_eq!(r, JoinRefusal::PortMismatch);
+    assert_eq!(r.reason(), tcprst::UNSPECIFIED);
+    assert_eq!(mib.get(Mib::MismatchPortSynRx), 1);
+    // The client side counts a SYN/ACK from the other port.
+    let (c, mut mib) = client_join_state();
+    let synack = MptcpOption::MpJoin(MpJoin::SynAck {
+        backup: false,
+        addr_id: 3,
+        hmac: crypto::join_synack_hmac(Version::V1, SK, CK, RB, RA),
+        nonce: RB,
+    });
+    c.to_other_port()
+        .handle_synack(&[synack], &mut mib)
+        .unwrap();
+    assert_eq!(mib.get(Mib::MPJoinPortSynAckRx), 1);
+}

@@ -826,3 +826,19 @@ fn two_hosts_announce_and_join() {
     );
     assert_eq!(s.poll_timeout(), None, "both announcements echoed");
 }
+
+#[test]
+fn announced_port_is_known() {
+    let mut eps = Endpoints::new();
+    let mut e = ep(5, ip(2, 2), EndpointFlags::SIGNAL);
+    e.port = Some(6000);
+    eps.add(e).unwrap();
+    let mut mib = MibCounters::new();
+    let mut s = server(&eps);
+    assert!(!s.port_announced(6000));
+    s.handle_fully_established(&eps, T0, &mut mib);
+    let a = announcements(&drain(&mut s));
+    assert_eq!(a[0].port, Some(6000));
+    assert!(s.port_announced(6000));
+    assert!(!s.port_announced(5201));
+}
