@@ -780,10 +780,14 @@ impl<O: Opener> Stack<O> {
 
     /// Runs the connection and ARP timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // A connection that re-arms at or before `now` runs again only within this bound
+        // (a misbehaving Transport cannot spin the host).
+        let mut budget = self.timers.len() * 2 + 64;
         while let Some(&Reverse((t, i, gen))) = self.timers.peek() {
-            if t > now {
+            if t > now || budget == 0 {
                 break;
             }
+            budget -= 1;
             self.timers.pop();
             let Some(c) = self
                 .slots

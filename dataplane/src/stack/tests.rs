@@ -457,23 +457,14 @@ fn listen_backlog_overflow_drops_syns_and_handshake_acks_as_linux() {
 fn handshake_ack_over_a_full_accept_queue_is_dropped_and_counted() {
     let mut s = host_a();
     learn_peer(&mut s, t(0));
-    s.listen(80, 0).unwrap();
-    // backlog 0: one SYN_RECV and one queued connection fit (Linux's "> backlog").
-    let mut synacks = Vec::new();
-    for port in [2001u16, 2002] {
-        s.handle_frame(
-            t(1),
-            0,
-            &tcp_frame(MAC_A, ip("10.0.0.1"), &syn(port, 80, 1)),
-        );
-        for (_, f) in out(&mut s, t(1)) {
-            let (_, _, r) = tcp_of(&f).unwrap();
-            synacks.push((port, r.seq_number));
-        }
-    }
-    assert_eq!(synacks.len(), 1, "SYN queue of backlog+1 = 1");
-    let (port, iss) = synacks[0];
-    let ack = TcpRepr {
+    s.listen(80, 1).unwrap();
+    let syn_of = |s: &mut Stack, port: u16, now: Instant| {
+        s.handle_frame(now, 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &syn(port, 80, 1)));
+        let f = out(s, now);
+        assert_eq!(f.len(), 1, "SYN-ACK for {port}");
+        tcp_of(&f[0].1).unwrap().2.seq_number
+    };
+    let ack = |port: u16, iss: SubflowSeq| TcpRepr {
         src_port: port,
         dst_port: 80,
         flags: TcpFlags::ACK,
@@ -482,15 +473,33 @@ fn handshake_ack_over_a_full_accept_queue_is_dropped_and_counted() {
         window_len: 65535,
         ..TcpRepr::default()
     };
-    s.handle_frame(t(2), 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &ack));
-    assert_eq!(s.accept_queue_len(80), 1);
-    // Second connection: SYN accepted (accept queue 1 is not > 0? it is: overflow).
-    s.handle_frame(
-        t(3),
-        0,
-        &tcp_frame(MAC_A, ip("10.0.0.1"), &syn(2003, 80, 1)),
-    );
+    let a = syn_of(&mut s, 3001, t(1));
+    let b = syn_of(&mut s, 3002, t(1));
+    s.handle_frame(t(2), 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &ack(3001, a)));
+    // A left the SYN queue: C fits in it while the accept queue has room.
+    let c = syn_of(&mut s, 3003, t(3));
+    s.handle_frame(t(4), 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &ack(3002, b)));
+    assert_eq!(s.accept_queue_len(80), 2);
+    // C's handshake completes over a full accept queue: the ACK is dropped (Linux
+    // listen_overflow with tcp_abort_on_overflow=0) and C stays in SYN_RECEIVED.
+    s.handle_frame(t(5), 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &ack(3003, c)));
     assert_eq!(s.counters().ext.listen_overflows, 1);
+    assert_eq!(s.counters().ext.listen_drops, 1);
+    assert_eq!((s.accept_queue_len(80), s.syn_queue_len(80)), (2, 1));
+    let tuple = FourTuple::new(ip("10.0.0.1"), 80, ip("10.0.0.9"), 3003);
+    let hc = s.lookup(&tuple).unwrap();
+    assert_eq!(s.state(hc), Some(State::SynReceived));
+    // Its SYN-ACK is retransmitted on the timer; after an accept the next ACK gets in.
+    let due = s.poll_timeout().unwrap();
+    s.handle_timeout(due);
+    let f = out(&mut s, due);
+    let (_, _, r) = tcp_of(&f[0].1).unwrap();
+    assert_eq!((r.flags, r.seq_number), (TcpFlags::SYN | TcpFlags::ACK, c));
+    assert!(s.accept(80).is_some());
+    s.handle_frame(due, 0, &tcp_frame(MAC_A, ip("10.0.0.1"), &ack(3003, c)));
+    assert_eq!(s.state(hc), Some(State::Established));
+    assert_eq!(s.accept_queue_len(80), 2);
+    assert_eq!(s.counters().tcp.passive_opens, 3);
 }
 
 #[test]
@@ -736,4 +745,71 @@ fn reset_and_abort_close_connections_with_events() {
     run(&mut a, &mut b, 20, 25);
     assert_eq!(a.error(h), Some(crate::tcp::socket::TcpError::Refused));
     assert_eq!(a.counters().tcp.attempt_fails, 1);
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Frames of a real exchange (ARP, handshake, data, FIN) from a to b.
+    fn captured() -> Vec<Vec<u8>> {
+        let (mut a, mut b) = (host_a(), host_b());
+        b.listen(80, 4).unwrap();
+        let h = a.connect(t(0), ip("10.0.0.2"), 80).unwrap();
+        let mut frames = Vec::new();
+        for ms in 0..50 {
+            let now = t(ms);
+            if ms == 10 {
+                a.send(h, b"some payload bytes").unwrap();
+            }
+            if ms == 20 {
+                a.shutdown(h).unwrap();
+            }
+            for (i, f) in out(&mut a, now) {
+                b.handle_frame(now, i, &f);
+                frames.push(f);
+            }
+            for (i, f) in out(&mut b, now) {
+                a.handle_frame(now, i, &f);
+            }
+        }
+        frames
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever arrives (real frames with bytes flipped, cut short, or random
+        /// bytes), the stack never panics and keeps working.
+        #[test]
+        fn arbitrary_frames_never_panic(
+            pick in any::<usize>(),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            cut in any::<usize>(),
+            random in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let frames = captured();
+            let mut b = host_b();
+            b.listen(80, 4).unwrap();
+            let mut f = frames[pick % frames.len()].clone();
+            for (at, x) in flips {
+                let n = f.len();
+                f[at % n] ^= x;
+            }
+            let cut = cut % (f.len() + 1);
+            for (i, input) in [&f[..cut], &f[..], &random[..]].into_iter().enumerate() {
+                b.handle_frame(t(i as u64), 0, input);
+                b.handle_frame(t(i as u64), 7, input);
+                out(&mut b, t(i as u64));
+                if b.poll_timeout().is_some_and(|d| d <= t(i as u64)) {
+                    b.handle_timeout(t(i as u64));
+                }
+            }
+            // The stack still completes a handshake afterwards (on a fresh tuple).
+            let mut a = host_a();
+            let h = a.connect_from(t(10), None, 45_000, ip("10.0.0.2"), 80).unwrap();
+            run(&mut a, &mut b, 10, 20);
+            prop_assert_eq!(a.state(h), Some(State::Established));
+        }
+    }
 }
