@@ -290,3 +290,35 @@ fn cubic_efficiency_on_lossy_100_mbit_paths() {
         }
     }
 }
+
+#[test]
+fn slow_start_overshoot_is_repaired_by_sack_recovery_without_go_back_n() {
+    // Regression: slow start overshooting a 512 KiB queue at 1 Gbit/s drops hundreds of
+    // segments in one window. With only 32 out-of-order ranges at the receiver and in
+    // the sender's scoreboard, most of those holes were never SACKed, recovery stalled
+    // with pipe > cwnd until the RTO, and the RTO's go-back-N resent data the receiver
+    // already held (here: 1529 retransmissions for 631 drops). Every retransmission must now
+    // repair a real drop.
+    let mut p = pair(
+        21,
+        tcp(4 << 20, CongestionAlgorithm::Cubic),
+        gigabit(),
+        16 * MIB,
+        true,
+    );
+    p.net.host_mut(p.server).app = BulkApp::server(PORT, 0, 0);
+    let (c, s) = (p.client, p.server);
+    let outcome = p.net.run_while(Instant::from_secs(10), |n| {
+        !(n.host(c).app.is_done() && n.host(s).app.is_done())
+    });
+    assert_eq!(outcome, RunOutcome::Condition);
+    assert_eq!(
+        p.net.host(c).app.sent_digest(),
+        p.net.host(s).app.received_digest()
+    );
+    let drops = p.net.stats(p.link, Dir::Forward).dropped();
+    let rtx = p.net.host(c).stack.counters().tcp.retrans_segs;
+    println!("overshoot: {drops} drops, {rtx} retransmissions");
+    assert!(drops > 100, "the queue overflowed ({drops} drops)");
+    assert!(rtx <= drops, "{rtx} retransmissions for {drops} drops");
+}
