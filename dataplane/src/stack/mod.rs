@@ -585,6 +585,30 @@ impl<O: Opener> Stack<O> {
         remote_addr: Ipv4Addr,
         remote_port: u16,
     ) -> Result<ConnHandle, StackError> {
+        self.connect_with(
+            now,
+            local_addr,
+            local_port,
+            remote_addr,
+            remote_port,
+            |opener, now, tuple, iss, ts| opener.connect(now, tuple, iss, ts),
+        )
+    }
+
+    /// Active open whose connection `make` builds (instead of [`Opener::connect`]):
+    /// for connections that need more than the tuple, such as an MPTCP subflow joining
+    /// an existing connection. `make` gets the opener, the time, the tuple and the ISN
+    /// and timestamp offset the stack chose, and returns a connection that has queued
+    /// its SYN.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        local_addr: Option<Ipv4Addr>,
+        local_port: u16,
+        remote_addr: Ipv4Addr,
+        remote_port: u16,
+        make: impl FnOnce(&mut O, Instant, &FourTuple, SubflowSeq, u32) -> Result<O::Conn, OpenError>,
+    ) -> Result<ConnHandle, StackError> {
         let route =
             iface::route(&self.ifaces, remote_addr, local_addr).ok_or(StackError::NoRoute)?;
         let port = if local_port == 0 {
@@ -601,10 +625,7 @@ impl<O: Opener> Stack<O> {
             .isn
             .isn(now, tuple.local_addr, port, remote_addr, remote_port);
         let ts = self.isn.ts_offset(tuple.local_addr, remote_addr);
-        let sock = self
-            .opener
-            .connect(now, &tuple, iss, ts)
-            .map_err(StackError::Open)?;
+        let sock = make(&mut self.opener, now, &tuple, iss, ts).map_err(StackError::Open)?;
         self.counters.tcp.active_opens += 1;
         let index = self.insert(new_conn(sock, tuple, route, None, true));
         self.update_conn(index, true);

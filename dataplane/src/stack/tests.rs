@@ -52,7 +52,7 @@ fn host_b() -> Stack {
     s
 }
 
-fn out(s: &mut Stack, now: Instant) -> Vec<(usize, Vec<u8>)> {
+fn out<O: Opener>(s: &mut Stack<O>, now: Instant) -> Vec<(usize, Vec<u8>)> {
     let mut v = Vec::new();
     s.poll_transmit(now, &mut |i, f| v.push((i, f.to_vec())));
     v
@@ -60,7 +60,7 @@ fn out(s: &mut Stack, now: Instant) -> Vec<(usize, Vec<u8>)> {
 
 /// Delivers frames back and forth between two stacks (iface i of one to iface i of
 /// the other) until both are quiet; returns how many frames moved.
-fn pump(a: &mut Stack, b: &mut Stack, now: Instant) -> usize {
+fn pump<A: Opener, B: Opener>(a: &mut Stack<A>, b: &mut Stack<B>, now: Instant) -> usize {
     let mut moved = 0;
     for _ in 0..1000 {
         let fa = out(a, now);
@@ -80,7 +80,7 @@ fn pump(a: &mut Stack, b: &mut Stack, now: Instant) -> usize {
 }
 
 /// Runs both stacks' timers and traffic from `from` to `to` in 1 ms steps.
-fn run(a: &mut Stack, b: &mut Stack, from: u64, to: u64) {
+fn run<A: Opener, B: Opener>(a: &mut Stack<A>, b: &mut Stack<B>, from: u64, to: u64) {
     for ms in from..=to {
         let now = t(ms);
         if a.poll_timeout().is_some_and(|d| d <= now) {
@@ -811,5 +811,199 @@ mod fuzz {
             run(&mut a, &mut b, 10, 20);
             prop_assert_eq!(a.state(h), Some(State::Established));
         }
+    }
+}
+
+mod seam {
+    //! The MPTCP seam: a Transport wrapping TcpSocket sees every incoming segment's
+    //! options and adds options to every outgoing one; its Opener vets SYNs at a
+    //! listener.
+    use super::*;
+    use crate::tcp::socket::{TcpError, TcpSocket};
+    use crate::wire::mptcp::{MpPrio, MptcpOption};
+
+    #[derive(Debug)]
+    struct Tagged {
+        inner: TcpSocket,
+        tag: u8,
+        /// Segments that arrived carrying the peer's tag.
+        tagged_in: u64,
+        segments_in: u64,
+    }
+
+    fn tag_of(seg: &TcpRepr<'_>) -> Option<u8> {
+        seg.mptcp.iter().find_map(|o| match o {
+            MptcpOption::MpPrio(p) => p.addr_id,
+            _ => None,
+        })
+    }
+
+    impl Transport for Tagged {
+        fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+            self.segments_in += 1;
+            if tag_of(seg).is_some() {
+                self.tagged_in += 1;
+            }
+            self.inner.handle_segment(now, seg)
+        }
+        fn poll_transmit<'b>(
+            &mut self,
+            now: Instant,
+            scratch: &'b mut [u8],
+        ) -> Option<TcpRepr<'b>> {
+            let mut r = self.inner.poll_transmit(now, scratch)?;
+            let _ = r.mptcp.push(MptcpOption::MpPrio(MpPrio {
+                backup: false,
+                addr_id: Some(self.tag),
+            }));
+            r.fit_option_space();
+            Some(r)
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.inner.poll_timeout()
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            self.inner.handle_timeout(now)
+        }
+        fn state(&self) -> State {
+            self.inner.state()
+        }
+        fn error(&self) -> Option<TcpError> {
+            self.inner.error()
+        }
+        fn snd_nxt(&self) -> SubflowSeq {
+            self.inner.snd_nxt()
+        }
+        fn rcv_nxt(&self) -> SubflowSeq {
+            self.inner.rcv_nxt()
+        }
+        fn send(&mut self, data: &[u8]) -> usize {
+            self.inner.send(data)
+        }
+        fn recv(&mut self, buf: &mut [u8]) -> usize {
+            self.inner.recv(buf)
+        }
+        fn can_send(&self) -> bool {
+            self.inner.can_send()
+        }
+        fn can_recv(&self) -> bool {
+            self.inner.can_recv()
+        }
+        fn recv_finished(&self) -> bool {
+            self.inner.recv_finished()
+        }
+        fn shutdown(&mut self) {
+            self.inner.close()
+        }
+        fn release(&mut self, now: Instant) {
+            self.inner.release(now)
+        }
+        fn abort(&mut self) {
+            self.inner.abort()
+        }
+    }
+
+    #[derive(Debug)]
+    struct TaggedOpener {
+        tag: u8,
+        refused: u64,
+    }
+
+    impl Opener for TaggedOpener {
+        type Conn = Tagged;
+        fn connect(
+            &mut self,
+            now: Instant,
+            tuple: &FourTuple,
+            iss: SubflowSeq,
+            ts: u32,
+        ) -> Result<Tagged, OpenError> {
+            let inner = TcpOpener::new(cfg().tcp).connect(now, tuple, iss, ts)?;
+            Ok(Tagged {
+                inner,
+                tag: self.tag,
+                tagged_in: 0,
+                segments_in: 0,
+            })
+        }
+        fn accept_syn(
+            &mut self,
+            now: Instant,
+            tuple: &FourTuple,
+            iss: SubflowSeq,
+            ts: u32,
+            syn: &TcpRepr<'_>,
+        ) -> Option<Tagged> {
+            // Like an MP_JOIN with an unknown token: refuse.
+            if tag_of(syn).is_none() {
+                self.refused += 1;
+                return None;
+            }
+            let inner = TcpOpener::new(cfg().tcp).accept_syn(now, tuple, iss, ts, syn)?;
+            Some(Tagged {
+                inner,
+                tag: self.tag,
+                tagged_in: 1,
+                segments_in: 1,
+            })
+        }
+    }
+
+    fn tagged_host(mac: EthernetAddress, last: u8, tag: u8) -> Stack<TaggedOpener> {
+        let mut s = Stack::with_opener(cfg(), TaggedOpener { tag, refused: 0 });
+        s.add_interface(Interface::new(
+            mac,
+            Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, last), 24),
+        ));
+        s
+    }
+
+    #[test]
+    fn wrapped_connections_see_and_add_options_and_vet_syns() {
+        let mut a = tagged_host(MAC_A, 1, 7);
+        let mut b = tagged_host(MAC_B, 2, 9);
+        b.listen(80, 4).unwrap();
+        let h = a.connect(t(0), ip("10.0.0.2"), 80).unwrap();
+        run(&mut a, &mut b, 0, 5);
+        let hb = b.accept(80).unwrap();
+        a.send(h, &[0x42; 5000]).unwrap();
+        run(&mut a, &mut b, 6, 300);
+        let mut buf = [0u8; 8000];
+        assert_eq!(b.recv(hb, &mut buf).unwrap(), 5000);
+        // Every segment each side received went through the wrapper and carried the
+        // option the other wrapper added.
+        for (s, h) in [(&a, h), (&b, hb)] {
+            let c = s.transport(h).unwrap();
+            assert!(c.segments_in >= 3);
+            assert_eq!(c.tagged_in, c.segments_in);
+            assert_eq!(c.segments_in, s.counters().tcp.in_segs);
+        }
+        // A plain TCP SYN is refused at the listener by the opener.
+        let mut plain = host_a();
+        let hp = plain
+            .connect_from(t(400), Some(ip("10.0.0.1")), 4000, ip("10.0.0.2"), 80)
+            .unwrap();
+        run(&mut plain, &mut b, 400, 450);
+        assert_eq!(plain.state(hp), Some(State::SynSent));
+        assert_eq!(b.opener_mut().refused, 1);
+        assert_eq!(b.counters().ext.listen_drops, 1);
+        // connect_with builds a connection with its own parameters.
+        let h2 = a
+            .connect_with(
+                t(500),
+                None,
+                0,
+                ip("10.0.0.2"),
+                80,
+                |o, now, tuple, iss, ts| {
+                    let mut c = o.connect(now, tuple, iss, ts)?;
+                    c.tag = 42;
+                    Ok(c)
+                },
+            )
+            .unwrap();
+        run(&mut a, &mut b, 500, 510);
+        assert_eq!(a.state(h2), Some(State::Established));
+        assert_eq!(a.transport(h2).unwrap().tag, 42);
     }
 }
