@@ -212,6 +212,11 @@ impl<O: Opener> Stack<O> {
             if !paws_reject && (seg.seq_number > c.sock.rcv_nxt() || newer) {
                 // Linux: the new ISN is above anything the old incarnation sent.
                 let iss = c.sock.snd_nxt() + 65_537usize;
+                if c.owned {
+                    // The application still holds it (shut down, never closed).
+                    let h = self.handle_of(index);
+                    self.events.push_back(super::Event::Closed(h));
+                }
                 self.counters.ext.tw_recycled += 1;
                 self.free_slot(index);
                 return Some(Some(iss));
