@@ -1007,3 +1007,72 @@ mod seam {
         assert_eq!(a.transport(h2).unwrap().tag, 42);
     }
 }
+
+#[test]
+fn bound_source_leaves_through_its_interface_and_any_address_is_accepted_anywhere() {
+    let mut s = Stack::new(cfg());
+    s.add_interface(Interface::new(MAC_A, Ipv4Cidr::new(ip("10.0.0.1"), 24)));
+    s.add_interface(Interface::new(MAC_B, Ipv4Cidr::new(ip("10.0.1.1"), 24)));
+    s.listen(80, 4).unwrap();
+    // Bound to the second interface's address: ARP (then the SYN) leave on iface 1.
+    s.connect_from(t(0), Some(ip("10.0.1.1")), 0, ip("10.0.1.9"), 80)
+        .unwrap();
+    let f = out(&mut s, t(0));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].0, 1);
+    let Some(ArpRepr::EthernetIpv4 {
+        source_hardware_addr,
+        source_protocol_addr,
+        ..
+    }) = arp_of(&f[0].1)
+    else {
+        panic!("ARP expected")
+    };
+    assert_eq!(
+        (source_hardware_addr, source_protocol_addr),
+        (MAC_B, ip("10.0.1.1"))
+    );
+    // Weak host: a SYN for iface 1's address arriving on iface 0 is accepted, and the
+    // SYN-ACK comes from that address.
+    learn_peer(&mut s, t(1));
+    s.handle_frame(
+        t(1),
+        0,
+        &tcp_frame(MAC_A, ip("10.0.1.1"), &syn(6000, 80, 1)),
+    );
+    let f = out(&mut s, t(1));
+    let (src, dst, r) = f.iter().find_map(|(_, f)| tcp_of(f)).unwrap();
+    assert_eq!(r.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(
+        (src, dst),
+        (IpAddr::V4(ip("10.0.1.1")), IpAddr::V4(ip("10.0.0.9")))
+    );
+}
+
+#[test]
+fn counters_carry_linux_names() {
+    let c = Counters::default();
+    let names: Vec<&str> = c.iter().map(|(n, _)| n).collect();
+    for want in [
+        "TcpActiveOpens",
+        "TcpPassiveOpens",
+        "TcpAttemptFails",
+        "TcpEstabResets",
+        "TcpCurrEstab",
+        "TcpInSegs",
+        "TcpOutSegs",
+        "TcpRetransSegs",
+        "TcpInErrs",
+        "TcpOutRsts",
+        "TcpInCsumErrors",
+        "TcpExtListenOverflows",
+        "TcpExtListenDrops",
+        "TcpExtTWRecycled",
+        "IpInReceives",
+        "IpReasmFails",
+    ] {
+        assert!(names.contains(&want), "{want}");
+    }
+    let unique: std::collections::HashSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), names.len());
+}
