@@ -1,7 +1,7 @@
 //! The ARP cache (RFC 826) with resolution, retries and a short queue per neighbour.
 //!
 //! An entry is *incomplete* while we resolve it (requests every `retrans_time`, at most
-//! `max_probes`, a few packets queued), *reachable* for `reachable_time` after a reply,
+//! `max_probes`, frames queued up to a byte limit), *reachable* for `reachable_time` after a reply,
 //! then *stale*: still used, while a request re-validates it (as Linux's STALE/PROBE
 //! states, so a long transfer does not stall when an entry ages). A stale entry that
 //! gets no answer after `max_probes` requests is removed; an incomplete one drops its
@@ -24,8 +24,9 @@ pub struct ArpConfig {
     pub retrans_time: Duration,
     /// Requests before giving up (Linux `mcast_solicit`, 3).
     pub max_probes: u8,
-    /// Packets queued per unresolved neighbour (beyond that the newest is dropped).
-    pub queue_len: usize,
+    /// Bytes of frames queued per unresolved neighbour; beyond that the newest is
+    /// dropped (Linux `unres_qlen_bytes`, 212992).
+    pub queue_bytes: usize,
 }
 
 impl Default for ArpConfig {
@@ -34,7 +35,7 @@ impl Default for ArpConfig {
             reachable_time: Duration::from_secs(30),
             retrans_time: Duration::from_secs(1),
             max_probes: 3,
-            queue_len: 8,
+            queue_bytes: 212_992,
         }
     }
 }
@@ -128,7 +129,8 @@ impl ArpCache {
             },
             queue: Vec::new(),
         });
-        if e.queue.len() >= self.cfg.queue_len {
+        let queued: usize = e.queue.iter().map(Vec::len).sum();
+        if queued + frame.len() > self.cfg.queue_bytes {
             return false;
         }
         let mut b = spare.pop().unwrap_or_default();
@@ -241,7 +243,10 @@ mod tests {
 
     #[test]
     fn resolves_queues_retries_and_gives_up() {
-        let mut c = ArpCache::new(ArpConfig::default());
+        let mut c = ArpCache::new(ArpConfig {
+            queue_bytes: 40,
+            ..ArpConfig::default()
+        });
         let ip: Ipv4Addr = "10.0.0.2".parse().unwrap();
         let mac = EthernetAddress([2, 0, 0, 0, 0, 2]);
         let t0 = Instant::from_secs(1);

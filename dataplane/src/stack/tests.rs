@@ -1076,3 +1076,54 @@ fn counters_carry_linux_names() {
     let unique: std::collections::HashSet<_> = names.iter().collect();
     assert_eq!(unique.len(), names.len());
 }
+
+#[test]
+fn hundred_concurrent_connections_deliver_and_free_their_slots() {
+    let (mut a, mut b) = (host_a(), host_b());
+    b.listen(80, 128).unwrap();
+    let payload = |i: usize| -> Vec<u8> { (0..10_000).map(|k| (k * 7 + i) as u8).collect() };
+    let hs: Vec<_> = (0..100)
+        .map(|_| a.connect(t(0), ip("10.0.0.2"), 80).unwrap())
+        .collect();
+    run(&mut a, &mut b, 0, 5);
+    assert_eq!(b.accept_queue_len(80), 100);
+    let mut server = Vec::new();
+    while let Some(h) = b.accept(80) {
+        server.push(h);
+    }
+    for (i, &h) in hs.iter().enumerate() {
+        assert_eq!(a.send(h, &payload(i)).unwrap(), 10_000);
+        a.close(t(6), h).unwrap();
+    }
+    run(&mut a, &mut b, 6, 400);
+    // Each server connection got exactly its client's bytes, then the FIN.
+    let mut seen = std::collections::HashSet::new();
+    for &h in &server {
+        let mut buf = vec![0u8; 20_000];
+        let n = b.recv(h, &mut buf).unwrap();
+        assert_eq!(n, 10_000);
+        assert!(b.recv_finished(h));
+        let port = b.tuple(h).unwrap().remote_port;
+        let i = hs
+            .iter()
+            .position(|&c| a.tuple(c).unwrap().local_port == port)
+            .unwrap();
+        assert_eq!(buf[..n], payload(i)[..]);
+        assert!(seen.insert(i));
+        b.close(t(401), h).unwrap();
+    }
+    run(&mut a, &mut b, 401, 500);
+    assert_eq!(b.connection_count(), 0);
+    assert_eq!(a.connection_count(), 100, "the closers hold TIME_WAIT");
+    run(&mut a, &mut b, 10_400, 10_410);
+    assert_eq!(a.connection_count(), 0);
+    assert_eq!(a.counters().ext.time_waited, 100);
+    assert!(
+        hs.iter().all(|&h| a.state(h).is_none()),
+        "handles went stale"
+    );
+    // Freed slots are reused by new connections without reviving old handles.
+    let h = a.connect(t(10_411), ip("10.0.0.2"), 80).unwrap();
+    assert!(!hs.contains(&h));
+    assert_eq!(a.slots.len(), 100);
+}
