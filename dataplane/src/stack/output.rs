@@ -75,6 +75,16 @@ impl<O: Opener> Stack<O> {
     /// Emits every frame that is ready, each as `emit(iface, frame)` (the frame is only
     /// borrowed for the call).
     pub fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        // Frames that waited for ARP go first: they are older than anything the
+        // connections produce now.
+        for (iface, f) in self.ready.drain(..) {
+            // Counted in OutRequests when built.
+            emit(iface, &f);
+            self.spare.push(f);
+        }
+        while let Some(c) = self.control.pop_front() {
+            self.emit_control(c, emit);
+        }
         let mut dirty = core::mem::take(&mut self.dirty);
         for &index in &dirty {
             self.drain_conn(now, index, emit);
@@ -84,13 +94,9 @@ impl<O: Opener> Stack<O> {
         debug_assert!(self.dirty.is_empty());
         self.dirty = dirty;
         self.arp_timeouts(now);
+        // Requests for neighbours the connections just started resolving.
         while let Some(c) = self.control.pop_front() {
             self.emit_control(c, emit);
-        }
-        for (iface, f) in self.ready.drain(..) {
-            self.counters.ip.out_requests += 1;
-            emit(iface, &f);
-            self.spare.push(f);
         }
         self.clean_timers();
     }
