@@ -39,9 +39,11 @@
 //!
 //! # Timers
 //!
-//! A binary heap of `(deadline, connection)` with lazy deletion: a connection whose
-//! deadline moved pushes a new entry and the old one is discarded when it reaches the
-//! top, so `poll_timeout` is exact and cheap with many connections.
+//! A binary heap of `(deadline, connection)` with lazy updates: a deadline that moves
+//! earlier pushes a new entry (the old one is discarded when it reaches the top); one
+//! that moves later (the retransmission timer on every ACK) keeps its entry, which fires
+//! early and re-arms. The heap holds about one entry per connection and
+//! [`Stack::poll_timeout`] may wake the host a little early, never late.
 //!
 //! # The MPTCP seam
 //!
@@ -511,10 +513,12 @@ impl<O: Opener> Stack<O> {
             }
             c.writable = w;
         }
-        let t = c.sock.poll_timeout();
-        if t != c.timer_at {
-            c.timer_at = t;
-            if let Some(t) = t {
+        // Lazy re-arming: an entry already in the heap that fires no later than the new
+        // deadline stays (it fires early and re-arms), so a deadline pushed back on every
+        // ACK costs no heap operation and the heap holds about one entry per connection.
+        if let Some(t) = c.sock.poll_timeout() {
+            if c.timer_at.is_none_or(|at| t < at) {
+                c.timer_at = Some(t);
                 timers.push(Reverse((t, index, handle.gen)));
             }
         }
@@ -822,8 +826,13 @@ impl<O: Opener> Stack<O> {
                 continue;
             }
             c.timer_at = None;
-            c.sock.handle_timeout(now);
-            self.update_conn(i, true);
+            if c.sock.poll_timeout().is_some_and(|d| d <= now) {
+                c.sock.handle_timeout(now);
+                self.update_conn(i, true);
+            } else {
+                // An early entry (the deadline moved later): just re-arm.
+                self.update_conn(i, false);
+            }
         }
         self.arp_timeouts(now);
         self.clean_timers();
