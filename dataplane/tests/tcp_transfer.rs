@@ -4,11 +4,14 @@
 //!
 //! Every transfer moves 64 MiB each way and compares SHA-256 of what one application
 //! sent with what the other received. Link rates are chosen so virtual time stays short.
+//!
+//! To look at a run in Wireshark, set `MPDK_TCP_PCAP` to a directory: each byte-exact
+//! transfer then writes `<dir>/<test name>.pcap` (frames as delivered).
 
 use core::net::Ipv4Addr;
 
 use dataplane::sim::tcp_host::{BulkApp, TcpHost};
-use dataplane::sim::{Dir, LinkConfig, LinkId, Network, RunOutcome};
+use dataplane::sim::{Dir, LinkConfig, LinkId, Network, RunOutcome, Scope, Tap};
 use dataplane::stack::{Interface, Ipv4Cidr, StackConfig};
 use dataplane::tcp::{CongestionAlgorithm, TcpConfig};
 use dataplane::time::{Duration, Instant};
@@ -75,10 +78,17 @@ fn pair(seed: u64, tcp: TcpConfig, link: LinkConfig, bytes: u64, hash: bool) -> 
 fn exact_transfer(name: &str, seed: u64, tcp: TcpConfig, link: LinkConfig, limit: Instant) -> Pair {
     let bytes = 64 * MIB;
     let mut p = pair(seed, tcp, link, bytes, true);
+    if let Ok(dir) = std::env::var("MPDK_TCP_PCAP") {
+        let file = format!("{dir}/{}.pcap", name.replace([' ', '%'], "_"));
+        p.net
+            .capture_file(Scope::All, Tap::Deliver, file)
+            .expect("create the capture file");
+    }
     let (c, s) = (p.client, p.server);
     let outcome = p.net.run_while(limit, |n| {
         !(n.host(c).app.is_done() && n.host(s).app.is_done())
     });
+    p.net.flush_captures().expect("write the capture");
     let (ca, sa) = (&p.net.host(c).app, &p.net.host(s).app);
     let fwd = p.net.stats(p.link, Dir::Forward);
     let bwd = p.net.stats(p.link, Dir::Backward);
