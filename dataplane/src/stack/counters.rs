@@ -35,7 +35,8 @@ pub struct TcpExtMib {
     pub listen_overflows: u64,
     /// SYNs (or handshake ACKs) a listener dropped, overflows included.
     pub listen_drops: u64,
-    /// TIME_WAIT connections replaced by a new one on the same 4-tuple.
+    /// TIME_WAIT connections replaced by a new one on the same 4-tuple: a newer SYN
+    /// from the peer (RFC 6191), or our `connect` with `tw_reuse`.
     pub tw_recycled: u64,
     /// TIME_WAIT connections that ran out their time (`TW`).
     pub time_waited: u64,

@@ -113,6 +113,12 @@ pub struct StackConfig {
     pub ttl: u8,
     /// Stack-generated frames (ARP, RSTs) waiting for `poll_transmit`; more are dropped.
     pub control_queue: usize,
+    /// Linux `tcp_tw_reuse=1`: when every ephemeral port towards a destination is taken,
+    /// `connect` may take over a TIME_WAIT tuple that has been waiting at least 1 s
+    /// and used timestamps (the peer's PAWS then rejects old duplicates); the new ISN
+    /// is set above the old connection's. Off by default (Linux's default only allows
+    /// it on loopback).
+    pub tw_reuse: bool,
 }
 
 impl Default for StackConfig {
@@ -124,6 +130,7 @@ impl Default for StackConfig {
             ephemeral_ports: (32768, 60999),
             ttl: 64,
             control_queue: 256,
+            tw_reuse: false,
         }
     }
 }
@@ -544,25 +551,61 @@ impl<O: Opener> Stack<O> {
         }
     }
 
-    /// A free ephemeral port towards `remote` (RFC 6056 §3.3.3).
+    /// A free ephemeral port towards `remote` (RFC 6056 §3.3.3), or with
+    /// [`StackConfig::tw_reuse`] one whose TIME_WAIT may be taken over (then with the
+    /// ISN the new connection must use).
     fn ephemeral_port(
         &mut self,
+        now: Instant,
         local: Ipv4Addr,
         remote: Ipv4Addr,
         remote_port: u16,
-    ) -> Option<u16> {
+    ) -> Option<(u16, Option<SubflowSeq>)> {
         let (lo, hi) = self.cfg.ephemeral_ports;
         if hi < lo {
             return None;
         }
         let n = u32::from(hi - lo) + 1;
         let offset = self.isn.port_offset(local, remote, remote_port);
+        let port_at =
+            |i: u32, counter: u32| lo + (offset.wrapping_add(counter).wrapping_add(i) % n) as u16;
         for i in 0..n {
-            let port = lo + (offset.wrapping_add(self.port_counter).wrapping_add(i) % n) as u16;
+            let port = port_at(i, self.port_counter);
             let t = FourTuple::new(local, port, remote, remote_port);
             if !self.table.contains_key(&t) && !self.listeners.contains_key(&port) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
-                return Some(port);
+                return Some((port, None));
+            }
+        }
+        if !self.cfg.tw_reuse {
+            return None;
+        }
+        let time_wait = self.cfg.tcp.time_wait;
+        for i in 0..n {
+            let port = port_at(i, self.port_counter);
+            let t = FourTuple::new(local, port, remote, remote_port);
+            let Some(&index) = self.table.get(&t) else {
+                continue;
+            };
+            let Some(c) = self.slots.get(index as usize).and_then(|s| s.conn.as_ref()) else {
+                continue;
+            };
+            // Linux tcp_twsk_unique: timestamps were in use and the TIME_WAIT is at
+            // least a second old (its timer was armed for `time_wait` at entry).
+            let entered = c.sock.poll_timeout().and_then(|d| d.checked_sub(time_wait));
+            let old_enough = entered.is_some_and(|e| {
+                now.saturating_duration_since(e) >= core::time::Duration::from_secs(1)
+            });
+            if c.state == State::TimeWait && c.peer_tsval.is_some() && old_enough {
+                let iss = c.sock.snd_nxt() + 65_537usize;
+                if c.owned {
+                    let h = self.handle_of(index);
+                    self.events.push_back(Event::Closed(h));
+                }
+                self.free_slot(index);
+                self.counters.ext.tw_recycled += 1;
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Some((port, Some(iss)));
             }
         }
         None
@@ -615,19 +658,20 @@ impl<O: Opener> Stack<O> {
     ) -> Result<ConnHandle, StackError> {
         let route =
             iface::route(&self.ifaces, remote_addr, local_addr).ok_or(StackError::NoRoute)?;
-        let port = if local_port == 0 {
-            self.ephemeral_port(route.src, remote_addr, remote_port)
+        let (port, reuse_iss) = if local_port == 0 {
+            self.ephemeral_port(now, route.src, remote_addr, remote_port)
                 .ok_or(StackError::NoFreePort)?
         } else {
-            local_port
+            (local_port, None)
         };
         let tuple = FourTuple::new(route.src, port, remote_addr, remote_port);
         if self.table.contains_key(&tuple) {
             return Err(StackError::AddressInUse);
         }
-        let iss = self
-            .isn
-            .isn(now, tuple.local_addr, port, remote_addr, remote_port);
+        let iss = reuse_iss.unwrap_or_else(|| {
+            self.isn
+                .isn(now, tuple.local_addr, port, remote_addr, remote_port)
+        });
         let ts = self.isn.ts_offset(tuple.local_addr, remote_addr);
         let sock = make(&mut self.opener, now, &tuple, iss, ts).map_err(StackError::Open)?;
         self.counters.tcp.active_opens += 1;

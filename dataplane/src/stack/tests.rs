@@ -1145,3 +1145,49 @@ fn hundred_concurrent_connections_deliver_and_free_their_slots() {
     assert!(!hs.contains(&h));
     assert_eq!(a.slots.len(), 100);
 }
+
+#[test]
+fn connect_takes_over_a_second_old_time_wait_with_tw_reuse() {
+    let mk = |reuse: bool| {
+        let mut c = cfg();
+        c.ephemeral_ports = (40_000, 40_000);
+        c.tw_reuse = reuse;
+        let mut s = Stack::new(c);
+        s.add_interface(Interface::new(MAC_A, Ipv4Cidr::new(ip("10.0.0.1"), 24)));
+        s
+    };
+    for reuse in [false, true] {
+        let (mut a, mut b) = (mk(reuse), host_b());
+        b.listen(80, 8).unwrap();
+        let h = a.connect(t(0), ip("10.0.0.2"), 80).unwrap();
+        run(&mut a, &mut b, 0, 10);
+        let hb = b.accept(80).unwrap();
+        a.close(t(11), h).unwrap();
+        run(&mut a, &mut b, 11, 50);
+        b.close(t(51), hb).unwrap();
+        run(&mut a, &mut b, 51, 100);
+        assert_eq!(a.state(h), Some(State::TimeWait));
+        let old_snd_nxt = a.transport(h).unwrap().snd_nxt();
+        // The only port is in TIME_WAIT: too young to take over.
+        assert_eq!(
+            a.connect(t(500), ip("10.0.0.2"), 80),
+            Err(StackError::NoFreePort)
+        );
+        let r = a.connect(t(1_200), ip("10.0.0.2"), 80);
+        if !reuse {
+            assert_eq!(r, Err(StackError::NoFreePort));
+            continue;
+        }
+        let h2 = r.unwrap();
+        assert_eq!(a.counters().ext.tw_recycled, 1);
+        assert_eq!(a.state(h), None, "the TIME_WAIT connection is gone");
+        let f = out(&mut a, t(1_200));
+        let (_, _, syn) = tcp_of(&f[0].1).unwrap();
+        assert_eq!(syn.seq_number, old_snd_nxt + 65_537usize);
+        for (i, fr) in f {
+            b.handle_frame(t(1_200), i, &fr);
+        }
+        run(&mut a, &mut b, 1_200, 1_210);
+        assert_eq!(a.state(h2), Some(State::Established));
+    }
+}
