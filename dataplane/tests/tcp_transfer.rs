@@ -11,7 +11,7 @@
 use core::net::Ipv4Addr;
 
 use dataplane::sim::tcp_host::{BulkApp, TcpHost};
-use dataplane::sim::{Dir, LinkConfig, LinkId, Network, RunOutcome, Scope, Tap};
+use dataplane::sim::{Corrupter, Dir, LinkConfig, LinkId, Network, RunOutcome, Scope, Tap};
 use dataplane::stack::{Interface, Ipv4Cidr, StackConfig};
 use dataplane::tcp::{CongestionAlgorithm, TcpConfig};
 use dataplane::time::{Duration, Instant};
@@ -331,4 +331,46 @@ fn slow_start_overshoot_is_repaired_by_sack_recovery_without_go_back_n() {
     println!("overshoot: {drops} drops, {rtx} retransmissions");
     assert!(drops > 100, "the queue overflowed ({drops} drops)");
     assert!(rtx <= drops, "{rtx} retransmissions for {drops} drops");
+}
+
+#[test]
+fn corrupted_frames_fail_the_checksum_and_are_repaired() {
+    // 1% of frames each way get one bit flipped past the basic TCP header, with no
+    // checksum fixed: the receiver must drop every one of them (InCsumErrors) and TCP
+    // must resend, so the 16 MiB still arrive intact.
+    let bytes = 16 * MIB;
+    let mut p = pair(
+        31,
+        tcp(4 << 20, CongestionAlgorithm::Cubic),
+        gigabit(),
+        bytes,
+        true,
+    );
+    let mb = [Dir::Forward, Dir::Backward]
+        .map(|d| (d, p.net.add_middlebox(p.link, d, Corrupter::new(0.01, 54))));
+    let (c, s) = (p.client, p.server);
+    let outcome = p.net.run_while(Instant::from_secs(30), |n| {
+        !(n.host(c).app.is_done() && n.host(s).app.is_done())
+    });
+    assert_eq!(outcome, RunOutcome::Condition);
+    let (ca, sa) = (&p.net.host(c).app, &p.net.host(s).app);
+    assert_eq!((ca.received(), sa.received()), (bytes, bytes));
+    assert_eq!(ca.sent_digest(), sa.received_digest());
+    assert_eq!(sa.sent_digest(), ca.received_digest());
+    for ((dir, i), receiver) in mb.into_iter().zip([s.index(), c.index()]) {
+        let corrupted = p
+            .net
+            .middlebox::<Corrupter>(p.link, dir, i)
+            .unwrap()
+            .corrupted;
+        let host: &TcpHost = p.net.host_at(receiver).unwrap();
+        let tcp = host.stack.counters().tcp;
+        println!(
+            "{dir:?}: {corrupted} corrupted, {} checksum errors",
+            tcp.in_csum_errors
+        );
+        // Some corrupted frames may still be dropped by the queue after the middlebox.
+        assert!(tcp.in_csum_errors > 0 && tcp.in_csum_errors <= corrupted);
+        assert_eq!(tcp.in_errs, tcp.in_csum_errors);
+    }
 }
