@@ -34,8 +34,8 @@
 //! Connections touched by input, timers or the application are marked dirty;
 //! `poll_transmit` drains each dirty one, wraps its segments in IPv4 and Ethernet in one
 //! reused buffer and hands them to `emit`. The next hop comes from the route fixed when
-//! the connection was created and the ARP cache; while a neighbour resolves, a few
-//! frames wait in its queue.
+//! the connection was created and the ARP cache; while a neighbour resolves, its frames
+//! wait in a queue bounded in bytes (Linux `unres_qlen_bytes`).
 //!
 //! # Timers
 //!
@@ -52,7 +52,10 @@
 //! layer implements [`Transport`] around a `TcpSocket`: it sees every arriving segment's
 //! options before the socket does (its `handle_segment`), adds options to every segment
 //! the socket produces (its `poll_transmit`), and its [`Opener::accept_syn`] intercepts
-//! SYNs carrying MP_CAPABLE or MP_JOIN at a listener. See [`transport`].
+//! SYNs carrying MP_CAPABLE or MP_JOIN at a listener. [`Stack::connect_with`] opens a
+//! connection the caller builds (an MP_JOIN subflow with its token and address id), from
+//! a chosen source address, which routes out of that address's interface. See
+//! [`transport`].
 //!
 //! # Connection lifetime
 //!
@@ -63,6 +66,12 @@
 //! not-yet-accepted connections belong to their listener. A connection's slot is freed
 //! when it is CLOSED and nobody holds it; its handle then goes stale (slots carry a
 //! generation, so a handle never names a later connection).
+//!
+//! # Not implemented
+//!
+//! IPv6, ICMP (no echo, no path-MTU discovery), IP reassembly, sending VLAN tags
+//! (tagged frames are accepted, replies go untagged), SYN cookies, a route table beyond
+//! on-link prefixes and one default gateway per interface.
 
 pub mod arp;
 pub mod counters;
