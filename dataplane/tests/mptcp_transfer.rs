@@ -9,7 +9,7 @@ use dataplane::mptcp::endpoint::{MptcpConfig, MptcpStack};
 use dataplane::mptcp::mib::Mib;
 use dataplane::mptcp::pm::{Endpoint, EndpointFlags, Limits};
 use dataplane::sim::mptcp_host::{MpBulkApp, MptcpHost};
-use dataplane::sim::{Dir, HostId, LinkConfig, LinkId, Network};
+use dataplane::sim::{Dir, HostId, LinkConfig, LinkId, Network, RewriteOption, StripOption, Which};
 use dataplane::stack::{Interface, Ipv4Cidr};
 use dataplane::time::{Duration, Instant};
 use dataplane::wire::ethernet::EthernetAddress;
@@ -82,10 +82,11 @@ fn build(
             })
             .unwrap();
     }
-    for st in [&mut c.stack, &mut s.stack] {
+    // The client may open up to 8 subflows; the server accepts `joins`.
+    for (st, n) in [(&mut c.stack, 8), (&mut s.stack, joins)] {
         st.endpoints_mut()
             .set_limits(Limits {
-                subflows: joins,
+                subflows: n,
                 add_addr_accepted: 0,
             })
             .unwrap();
@@ -198,4 +199,151 @@ fn two_paths_with_a_join_byte_exact_both_directions() {
         }
     }
     println!("2 paths: done at {:?}", n.net.now());
+}
+
+// ---------------------------------------------------------------------------------
+// Fallback (RFC 8684 §3.7)
+// ---------------------------------------------------------------------------------
+
+fn fallback_run(seed: u64, dir: Dir, which: Which) -> Net {
+    let bytes = (2 * MIB, 2 * MIB);
+    let mut n = build(seed, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    n.net
+        .add_middlebox(n.links[0], dir, StripOption::mptcp(which));
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    n
+}
+
+#[test]
+fn fallback_when_the_synack_option_is_stripped() {
+    let n = fallback_run(11, Dir::Backward, Which::SynAck);
+    assert_eq!(mib(&n, false, Mib::MPCapableFallbackSYNACK), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableFallbackACK), 1);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 0);
+}
+
+#[test]
+fn fallback_when_the_third_ack_option_is_stripped() {
+    let n = fallback_run(12, Dir::Forward, Which::ThirdAck);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableFallbackACK), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 0);
+    // The client learned it from the server's data without DSS.
+    assert_eq!(mib(&n, false, Mib::MPCapableDataFallback), 1);
+}
+
+#[test]
+fn fallback_when_options_are_stripped_from_all_data() {
+    let mut n = {
+        let bytes = (2 * MIB, 2 * MIB);
+        let mut n = build(13, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+        n.net
+            .add_middlebox(n.links[0], Dir::Forward, StripOption::mptcp(Which::Data));
+        n.net
+            .add_middlebox(n.links[0], Dir::Backward, StripOption::mptcp(Which::Data));
+        run(&mut n, Instant::from_secs(30));
+        assert_exact(&n, bytes);
+        n
+    };
+    // The client's first data carried the MP_CAPABLE (it piggybacks the third ACK), so
+    // the server fell back at the third ACK or on data without DSS; the client on data
+    // without DSS.
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
+    let fb = |server| {
+        mib(&n, server, Mib::DssFallback)
+            + mib(&n, server, Mib::MPCapableDataFallback)
+            + mib(&n, server, Mib::MPCapableFallbackACK)
+    };
+    assert!(fb(true) >= 1, "server did not fall back");
+    assert!(fb(false) >= 1, "client did not fall back");
+    n.net.run_for(Duration::from_secs(1));
+}
+
+#[test]
+fn plain_tcp_client_to_mptcp_listener() {
+    let bytes = (2 * MIB, 2 * MIB);
+    let mut n = build(14, 1, |_| link(5, 100), bytes, Proto::Tcp, 0);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNTX), 0);
+    assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 0);
+}
+
+// ---------------------------------------------------------------------------------
+// Refused joins: MP_TCPRST, counted, the connection unharmed
+// ---------------------------------------------------------------------------------
+
+fn two_path_run(seed: u64, joins: u8, setup: impl FnOnce(&mut Net)) -> Net {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(
+        seed,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        joins,
+    );
+    setup(&mut n);
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    n
+}
+
+#[test]
+fn join_with_an_unknown_token_is_refused() {
+    let n = two_path_run(21, 2, |n| {
+        // Flip a token byte of the MP_JOIN SYN on path 1.
+        let mb = RewriteOption::new(30, Which::Syn, |o: &mut [u8]| {
+            if o.len() == 12 && o[2] >> 4 == 1 {
+                o[5] ^= 0x5a;
+            }
+        });
+        n.net.add_middlebox(n.links[1], Dir::Forward, mb);
+    });
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinNoTokenFound), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn join_with_a_bad_hmac_is_refused() {
+    let n = two_path_run(22, 2, |n| {
+        // Flip an HMAC byte of the MP_JOIN third ACK (24-byte form) on path 1.
+        let mb = RewriteOption::new(30, Which::All, |o: &mut [u8]| {
+            if o.len() == 24 && o[2] >> 4 == 1 {
+                o[10] ^= 0xff;
+            }
+        });
+        n.net.add_middlebox(n.links[1], Dir::Forward, mb);
+    });
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckHMacFailure), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn join_over_the_limit_is_refused() {
+    let n = two_path_run(23, 0, |_| {});
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinRejected), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
 }

@@ -193,6 +193,8 @@ pub struct Subflow {
     last_una: SubflowSeq,
     /// Answer the SYN with RST+ACK and MP_TCPRST, then close (a join refused at its SYN).
     refuse_syn: bool,
+    /// Abort (RST with the pending MP_TCPRST) at the next poll_transmit.
+    abort_at_tx: bool,
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -231,6 +233,7 @@ impl Subflow {
             last_backoff: 0,
             last_una: una,
             refuse_syn: false,
+            abort_at_tx: false,
         }
     }
 
@@ -471,7 +474,7 @@ impl Subflow {
         self.events.push_back(SubflowEvent::Fallback(cause));
     }
 
-    fn after_handshake_plain(&mut self) {
+    fn after_handshake_plain(&mut self, cause: Option<FallbackCause>) {
         // Plain TCP from the handshake: a private DSN space starting at 0.
         if self.tx.is_none() && self.sock.state().is_synchronized() {
             let sh = Arc::new(SharedData::new(
@@ -487,6 +490,7 @@ impl Subflow {
             if let Some(rx) = self.rx.as_mut() {
                 rx.enter_fallback(DataSeq(0));
             }
+            self.events.push_back(SubflowEvent::Fallback(cause));
         }
     }
 
@@ -533,7 +537,9 @@ impl Subflow {
     fn refuse(&mut self, r: JoinRefusal) {
         self.pending.tcprst = Some(r.tcprst());
         self.mib.inc(Mib::MPRstTx);
-        self.sock.abort();
+        // The RST leaves at the next poll_transmit: until then the connection layer
+        // sees the subflow (and counts what happened) like any other.
+        self.abort_at_tx = true;
         self.hs = Hs::Dead;
         self.events.push_back(SubflowEvent::JoinRefused(r));
     }
@@ -554,8 +560,7 @@ impl Subflow {
                     }
                     SynAckOutcome::Fallback(f) => {
                         self.hs = Hs::Dead;
-                        self.after_handshake_plain();
-                        self.events.push_back(SubflowEvent::Fallback(Some(f.cause)));
+                        self.after_handshake_plain(Some(f.cause));
                         Hs::Plain
                     }
                 }
@@ -593,8 +598,7 @@ impl Subflow {
                     }
                     ServerAckOutcome::Fallback(f) => {
                         self.hs = Hs::Dead;
-                        self.after_handshake_plain();
-                        self.events.push_back(SubflowEvent::Fallback(Some(f.cause)));
+                        self.after_handshake_plain(Some(f.cause));
                         Hs::Plain
                     }
                     ServerAckOutcome::Reset(rst) => {
@@ -638,7 +642,7 @@ impl Subflow {
                 }
             }
             Hs::Plain => {
-                self.after_handshake_plain();
+                self.after_handshake_plain(None);
                 Hs::Plain
             }
             other => other,
@@ -913,6 +917,10 @@ impl Transport for Subflow {
             self.sock.abort();
             while self.sock.poll_transmit(now, &mut []).is_some() {}
             return Some(r);
+        }
+        if self.abort_at_tx {
+            self.abort_at_tx = false;
+            self.sock.abort();
         }
         let mut r = self.sock.poll_transmit(now, scratch)?;
         if r.flags.contains(TcpFlags::RST) {
