@@ -347,3 +347,68 @@ fn join_over_the_limit_is_refused() {
         stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
     );
 }
+
+// ---------------------------------------------------------------------------------
+// MP_FASTCLOSE and a path that dies
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn fastclose_in_mid_transfer() {
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut n = build(
+        31,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let c = n.client;
+    let app = core::mem::replace(&mut n.net.host_mut(c).app, MpBulkApp::server(1, 0, 0));
+    n.net.host_mut(c).app = app.abort_after(2 * MIB);
+    run(&mut n, Instant::from_secs(30));
+    let (ca, sa) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(ca.is_done() && sa.is_done());
+    assert!(ca.received() >= 2 * MIB && ca.received() < bytes.1);
+    assert!(sa.received() < bytes.0);
+    assert_eq!(sa.error(), Some(dataplane::tcp::socket::TcpError::Reset));
+    assert_eq!(mib(&n, false, Mib::MPFastcloseTx), 1);
+    assert!(mib(&n, true, Mib::MPFastcloseRx) >= 1);
+    // Both ends let go of the connection.
+    n.net.run_for(Duration::from_secs(2));
+    assert_eq!(stack(&n, true).mib().get(Mib::MPCurrEstab), 0);
+    assert_eq!(stack(&n, false).mib().get(Mib::MPCurrEstab), 0);
+}
+
+#[test]
+fn a_blackholed_path_is_detected_stale_and_its_data_reinjected() {
+    let bytes = (16 * MIB, 16 * MIB);
+    let mut n = build(
+        41,
+        2,
+        |p| {
+            let l = link(5 + 5 * u64::from(p), 50);
+            if p == 1 {
+                l.blackhole(Instant::from_millis(700), Instant::from_secs(1000))
+            } else {
+                l
+            }
+        },
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    for server in [false, true] {
+        assert!(mib(&n, server, Mib::SubflowStale) >= 1, "server={server}");
+        assert!(mib(&n, server, Mib::MPTCPRetrans) >= 1, "server={server}");
+    }
+    // The dead path carried data before it died, and lost some.
+    let st = n.net.stats(n.links[1], Dir::Forward);
+    assert!(
+        st.delivered_bytes > MIB && st.dropped_blackhole > 0,
+        "{st:?}"
+    );
+    println!("blackhole: done at {:?}", n.net.now());
+}

@@ -166,6 +166,16 @@ impl Connection {
         }
     }
 
+    /// The connection's id.
+    pub fn id(&self) -> MpConn {
+        MpConn(self.id)
+    }
+
+    /// What the application asked for.
+    pub fn proto(&self) -> Proto {
+        self.proto
+    }
+
     /// Creates the data level once the DSN spaces are known.
     pub(crate) fn attach(&mut self, shared: Arc<SharedData>) {
         if self.shared.is_none() {

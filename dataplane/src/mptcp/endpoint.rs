@@ -125,8 +125,6 @@ struct JoinInfo {
     csum: bool,
     /// Joins accepted so far.
     joins: u8,
-    /// Port of the connection's initial subflow (ours).
-    port: u16,
 }
 
 /// The [`Opener`] of an MPTCP host: makes [`Subflow`]s, answers MP_CAPABLE and MP_JOIN
@@ -279,7 +277,6 @@ impl Opener for MptcpOpener {
                         shared: None,
                         csum: false,
                         joins: 0,
-                        port: tuple.local_port,
                     },
                 );
                 Some(Subflow::mpc_server(sock, id, s))
@@ -303,6 +300,9 @@ pub struct MptcpStack {
     mib: MibCounters,
     bufs: Vec<Bytes>,
     timer: Option<Instant>,
+    /// Subflows to hand back to the stack (`Stack::close`) once their last segments
+    /// (RST, FIN) went out.
+    pending_close: Vec<ConnHandle>,
 }
 
 /// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
@@ -327,6 +327,7 @@ impl MptcpStack {
             mib: MibCounters::new(),
             bufs: Vec::new(),
             timer: None,
+            pending_close: Vec::new(),
         }
     }
 
@@ -429,7 +430,6 @@ impl MptcpStack {
                                 shared: None,
                                 csum: false,
                                 joins: 0,
-                                port: tuple.local_port,
                             },
                         );
                         Ok(Subflow::mpc_client(s, id, syn))
@@ -686,6 +686,9 @@ impl MptcpStack {
     pub fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
         self.service(now);
         self.stack.poll_transmit(now, emit);
+        for h in core::mem::take(&mut self.pending_close) {
+            let _ = self.stack.close(now, h);
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
@@ -1063,7 +1066,6 @@ impl MptcpStack {
                     }
                 }
             }
-            _ => {}
         }
     }
 
@@ -1398,7 +1400,7 @@ impl MptcpStack {
 
     /// The close order of DESIGN.md §1: once both DATA_FINs are through, the subflows
     /// close (FIN); a released connection is forgotten once they are gone.
-    fn maybe_finish(&mut self, now: Instant, id: ConnId) {
+    fn maybe_finish(&mut self, _now: Instant, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -1408,7 +1410,7 @@ impl MptcpStack {
                 conn.subflows_closed = true;
                 let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
                 for h in hs {
-                    let _ = self.stack.close(now, h);
+                    self.pending_close.push(h);
                     self.by_sf.remove(&h);
                 }
                 self.set_closed(id);

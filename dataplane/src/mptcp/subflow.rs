@@ -195,6 +195,8 @@ pub struct Subflow {
     refuse_syn: bool,
     /// Abort (RST with the pending MP_TCPRST) at the next poll_transmit.
     abort_at_tx: bool,
+    /// Our key (checks MP_FASTCLOSE).
+    local_key: Option<u64>,
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -234,6 +236,7 @@ impl Subflow {
             last_una: una,
             refuse_syn: false,
             abort_at_tx: false,
+            local_key: None,
         }
     }
 
@@ -451,6 +454,13 @@ impl Subflow {
 
     // ------------------------------------------------------------------ internals
 
+    /// Closes the socket without sending anything (the peer reset the connection).
+    fn close_silently(&mut self, now: Instant) {
+        self.sock.abort();
+        let mut none = [0u8; 0];
+        while self.sock.poll_transmit(now, &mut none).is_some() {}
+    }
+
     fn setup_data(&mut self, snd: DataSeq, rcv: DataSeq) {
         self.tx = Some(TxMappings::new(self.sock.iss(), self.csum));
         self.rx = Some(RxMapper::new(self.sock.irs(), self.csum));
@@ -496,6 +506,7 @@ impl Subflow {
 
     fn establish_mpc(&mut self, mpc: MpcEstablished) {
         self.csum = mpc.checksum;
+        self.local_key = Some(mpc.local.key);
         let sh = Arc::new(SharedData::new(
             mpc.first_send_dsn(),
             mpc.first_recv_dsn(),
@@ -516,6 +527,7 @@ impl Subflow {
     }
 
     fn establish_join(&mut self, v: VerifiedJoin<ConnId>) {
+        self.local_key = Some(v.keys().local_key);
         self.local_id = v.local_id();
         self.remote_id = v.remote_id();
         self.backup_local = v.local_backup();
@@ -854,34 +866,30 @@ impl Subflow {
 impl Transport for Subflow {
     fn handle_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let opts = seg.mptcp.as_slice();
+        // RFC 8684 §3.5: an MP_FASTCLOSE carrying our key closes the connection, on a
+        // RST (whatever its sequence number: the key authenticates it) or an ACK.
+        let fastclose = self.local_key.is_some_and(|k| {
+            opts.iter()
+                .any(|o| matches!(o, MptcpOption::MpFastclose(f) if f.receiver_key == k))
+        });
+        if fastclose {
+            self.mib.inc(Mib::MPFastcloseRx);
+            self.events.push_back(SubflowEvent::FastClose);
+            self.hs = Hs::Dead;
+            self.close_silently(now);
+            return;
+        }
         if has_flag(seg, TcpFlags::RST) {
             let rst = super::handshake::peer_reset_reason(opts);
-            let fastclose = opts
-                .iter()
-                .any(|o| matches!(o, MptcpOption::MpFastclose(_)));
             let before = self.sock.state();
             self.sock.handle_segment(now, seg);
             if self.sock.state() == State::Closed && before != State::Closed {
-                if fastclose && self.conn.is_some() {
-                    self.mib.inc(Mib::MPFastcloseRx);
-                    self.events.push_back(SubflowEvent::FastClose);
-                } else {
-                    if rst.is_some() {
-                        self.mib.inc(Mib::MPRstRx);
-                    }
-                    self.events.push_back(SubflowEvent::Reset(rst));
+                if rst.is_some() {
+                    self.mib.inc(Mib::MPRstRx);
                 }
+                self.events.push_back(SubflowEvent::Reset(rst));
             }
             return;
-        }
-        // MP_FASTCLOSE, ACK form: the peer resets everything after it.
-        if self.conn.is_some()
-            && opts
-                .iter()
-                .any(|o| matches!(o, MptcpOption::MpFastclose(_)))
-        {
-            self.mib.inc(Mib::MPFastcloseRx);
-            self.events.push_back(SubflowEvent::FastClose);
         }
         self.sock.handle_segment(now, seg);
         self.handshake(seg);
@@ -928,7 +936,6 @@ impl Transport for Subflow {
                 let _ = r
                     .mptcp
                     .push(MptcpOption::MpFastclose(MpFastclose { receiver_key: k }));
-                self.mib.inc(Mib::MPFastcloseTx);
             }
             if let Some(rst) = self.pending.tcprst.take() {
                 let _ = r.mptcp.push(MptcpOption::MpTcprst(rst));
