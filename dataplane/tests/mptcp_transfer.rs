@@ -412,3 +412,22 @@ fn a_blackholed_path_is_detected_stale_and_its_data_reinjected() {
     );
     println!("blackhole: done at {:?}", n.net.now());
 }
+
+#[test]
+fn two_paths_with_dss_checksums() {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(
+        51,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 0);
+    assert_eq!(mib(&n, false, Mib::DataCsumErr), 0);
+}

@@ -356,6 +356,12 @@ impl MptcpStack {
         &self.mib
     }
 
+    /// Ask for DSS checksums on new connections (`net.mptcp.checksum_enabled`).
+    pub fn set_checksum(&mut self, on: bool) {
+        self.cfg.handshake.checksum = on;
+        self.stack.opener_mut().hs.checksum = on;
+    }
+
     /// Counters of one connection.
     pub fn conn_mib(&self, c: MpConn) -> Option<&MibCounters> {
         self.conns.get(&c.0).map(|x| &x.mib)
