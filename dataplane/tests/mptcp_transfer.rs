@@ -9,7 +9,9 @@ use dataplane::mptcp::endpoint::{MptcpConfig, MptcpStack};
 use dataplane::mptcp::mib::Mib;
 use dataplane::mptcp::pm::{Endpoint, EndpointFlags, Limits};
 use dataplane::sim::mptcp_host::{MpBulkApp, MptcpHost};
-use dataplane::sim::{Dir, HostId, LinkConfig, LinkId, Network, RewriteOption, StripOption, Which};
+use dataplane::sim::{
+    CorruptPayload, Dir, HostId, LinkConfig, LinkId, Network, RewriteOption, StripOption, Which,
+};
 use dataplane::stack::{Interface, Ipv4Cidr};
 use dataplane::time::{Duration, Instant};
 use dataplane::wire::ethernet::EthernetAddress;
@@ -430,4 +432,55 @@ fn two_paths_with_dss_checksums() {
     assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
     assert_eq!(mib(&n, true, Mib::DataCsumErr), 0);
     assert_eq!(mib(&n, false, Mib::DataCsumErr), 0);
+}
+
+// ---------------------------------------------------------------------------------
+// DSS checksum failures (RFC 8684 §3.7)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn corrupted_payload_with_one_subflow_mp_fail_then_fallback() {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(61, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    n.net
+        .add_middlebox(n.links[0], Dir::Forward, CorruptPayload::nth(300));
+    run(&mut n, Instant::from_secs(30));
+    let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(c.is_done() && s.is_done());
+    assert_eq!((c.error(), s.error()), (None, None));
+    // Every byte arrived once, in place; the corrupted one was delivered as is (a
+    // fallen-back connection is plain TCP), so only that direction's hash differs.
+    assert_eq!(s.received(), bytes.0);
+    assert_eq!(c.received(), bytes.1);
+    assert_ne!(c.sent_digest(), s.received_digest());
+    assert_eq!(s.sent_digest(), c.received_digest());
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 1);
+    assert_eq!(mib(&n, true, Mib::MPFailTx), 1);
+    assert_eq!(mib(&n, true, Mib::DSSCorruptionFallback), 1);
+    assert_eq!(mib(&n, false, Mib::MPFailRx), 1);
+}
+
+#[test]
+fn corrupted_payload_with_two_subflows_resets_the_bad_one() {
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut n = build(
+        62,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    n.net
+        .add_middlebox(n.links[1], Dir::Forward, CorruptPayload::nth(200));
+    run(&mut n, Instant::from_secs(60));
+    // The bad subflow was reset and its data reinjected: byte-exact.
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 1);
+    assert_eq!(mib(&n, true, Mib::DSSCorruptionReset), 1);
+    assert_eq!(mib(&n, true, Mib::MPRstTx), 1);
+    assert_eq!(mib(&n, false, Mib::MPRstRx), 1);
+    assert!(mib(&n, false, Mib::MPTCPRetrans) >= 1);
 }

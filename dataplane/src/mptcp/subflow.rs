@@ -731,6 +731,12 @@ impl Subflow {
                 MptcpOption::MpFail(f) => {
                     self.mib.inc(Mib::MPFailRx);
                     self.events.push_back(SubflowEvent::MpFail(f.dsn));
+                    // RFC 8684 §3.7: with a single subflow the sender falls back too
+                    // (its data continues unmapped, as an infinite mapping).
+                    if self.allow_fallback && matches!(self.hs, Hs::Active) {
+                        self.mib.inc(Mib::InfiniteMapTx);
+                        self.enter_fallback(None);
+                    }
                 }
                 _ => {}
             }
@@ -750,6 +756,16 @@ impl Subflow {
     }
 
     fn mapping_failure(&mut self, e: super::mapping::MappingError) {
+        use super::mapping::MappingError as E;
+        let counter = match e {
+            E::BadChecksum { .. } => Some(Mib::DataCsumErr),
+            E::DssNoMatch => Some(Mib::DSSNotMatching),
+            E::DssTcpMismatch => Some(Mib::DSSNoMatchTCP),
+            _ => None,
+        };
+        if let Some(m) = counter {
+            self.mib.inc(m);
+        }
         let valid = self.rx.as_ref().is_some_and(RxMapper::valid_csum_seen);
         match e.action(self.allow_fallback, self.join, valid) {
             FailAction::Fallback => {
@@ -757,11 +773,24 @@ impl Subflow {
                 self.enter_fallback(Some(FallbackCause::DataWithoutDss));
             }
             FailAction::MpFail { dsn } => {
+                // RFC 8684 §3.7: MP_FAIL, then the subflow continues as plain TCP; with
+                // a single subflow the data is passed on as is (Linux does the same).
                 self.pending.mp_fail = Some(dsn.0);
                 self.mib.inc(Mib::MPFailTx);
+                self.mib.inc(Mib::DSSCorruptionFallback);
+                if let Some((d, bytes)) = self.rx.as_mut().and_then(RxMapper::take_failed) {
+                    self.rx_end = d + bytes.len() as u64;
+                    self.rx_out.push_back((d, Bytes::from(bytes)));
+                }
                 self.enter_fallback(None);
             }
             FailAction::Reset { reason, mp_fail } => {
+                if let Some(rx) = self.rx.as_mut() {
+                    rx.take_failed();
+                }
+                if matches!(e, super::mapping::MappingError::BadChecksum { .. }) {
+                    self.mib.inc(Mib::DSSCorruptionReset);
+                }
                 if let Some(d) = mp_fail {
                     self.pending.mp_fail = Some(d.0);
                     self.mib.inc(Mib::MPFailTx);
