@@ -727,6 +727,19 @@ impl RxMapper {
         self.failed.take()
     }
 
+    /// Checksum mode: the bytes of the current mapping received so far and not yet
+    /// verified, with their DSN (a fallback passes them on unverified instead of
+    /// dropping them). Call before [`enter_fallback`](Self::enter_fallback).
+    pub fn take_held(&mut self) -> Option<(DataSeq, Vec<u8>)> {
+        let cur = self.cur.as_ref()?;
+        if self.hold.is_empty() {
+            return None;
+        }
+        let dsn = cur.map.dsn;
+        self.cur = None;
+        Some((dsn, core::mem::take(&mut self.hold)))
+    }
+
     /// The subflow falls back to TCP (or accepts data after MP_FAIL): from the read
     /// point on, bytes carry the DSNs from `dsn` one to one. Held and pending mapping
     /// state is dropped.

@@ -706,3 +706,26 @@ fn a_failed_mapping_payload_can_be_taken_once() {
     assert_eq!(rx.take_failed(), Some((DataSeq(100), bad)));
     assert_eq!(rx.take_failed(), None);
 }
+
+#[test]
+fn held_bytes_of_a_partial_checksummed_mapping_can_be_taken() {
+    let irs = SubflowSeq(1000);
+    let mut tx = TxMappings::new(SubflowSeq(5), true);
+    let payload = vec![9u8; 500];
+    let m = tx
+        .push(SubflowSeq(6), DataSeq(100), [&payload[..]], false)
+        .unwrap();
+    let mut map = m.to_wire(SubflowSeq(5));
+    map.ssn = 1;
+    let mut rx = RxMapper::new(irs, true);
+    assert_eq!(rx.take_held(), None);
+    rx.handle_dss(irs + 1, 200, &map, false, DataSeq(100))
+        .unwrap();
+    rx.handle_data(&payload[..200], |_, _| panic!("not complete"))
+        .unwrap();
+    assert_eq!(
+        rx.take_held(),
+        Some((DataSeq(100), payload[..200].to_vec()))
+    );
+    assert_eq!(rx.take_held(), None);
+}
