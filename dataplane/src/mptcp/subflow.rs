@@ -463,7 +463,15 @@ impl Subflow {
 
     fn setup_data(&mut self, snd: DataSeq, rcv: DataSeq) {
         self.tx = Some(TxMappings::new(self.sock.iss(), self.csum));
-        self.rx = Some(RxMapper::new(self.sock.irs(), self.csum));
+        // Mappings of out-of-order data wait until the hole is filled: room for one per
+        // segment of a full receive window (a mapping dropped here would make its bytes
+        // unmapped, a reset for a join).
+        let max_pending = self.sock.recv_capacity() / 512 + 64;
+        self.rx = Some(RxMapper::with_max_pending(
+            self.sock.irs(),
+            self.csum,
+            max_pending,
+        ));
         self.tx_end = snd;
         self.rx_end = rcv;
     }
@@ -476,6 +484,10 @@ impl Subflow {
         self.hs = Hs::Plain;
         if let Some(sh) = &self.shared {
             sh.set_flags(conn_flags::FALLBACK);
+            if let Some((d, held)) = self.rx.as_mut().and_then(RxMapper::take_held) {
+                self.rx_end = d + held.len() as u64;
+                self.rx_out.push_back((d, Bytes::from(held)));
+            }
             let at = self.rx_end.max(sh.ack_seq());
             if let Some(rx) = self.rx.as_mut() {
                 rx.enter_fallback(at);
@@ -1037,7 +1049,9 @@ impl Transport for Subflow {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let had = self.sock.in_flight() > 0;
+        // Data outstanding (after an RTO everything is marked lost and the pipe is
+        // empty, so the flight size, not the pipe).
+        let had = self.sock.snd_nxt() != self.sock.snd_una();
         let syn_sent = matches!(self.hs, Hs::MpcSynSent(_));
         let b0 = self.sock.rtt().backoff();
         self.sock.handle_timeout(now);
