@@ -179,6 +179,15 @@ impl MptcpOpener {
     fn sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
         Ok(TcpSocket::new(self.tcp.clone(), iss, ts)?)
     }
+
+    /// A socket for an MPTCP subflow: its MSS leaves room for the DSS option (DATA_ACK
+    /// and mapping in 64 bits, checksum: 32 bytes), so a full segment with timestamps
+    /// still fits the MTU (Linux subtracts the MPTCP option size in tcp_current_mss).
+    fn mptcp_sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
+        let mut cfg = self.tcp.clone();
+        cfg.mss = cfg.mss.saturating_sub(MPTCP_OPTION_ROOM).max(536);
+        Ok(TcpSocket::new(cfg, iss, ts)?)
+    }
 }
 
 impl Opener for MptcpOpener {
@@ -205,7 +214,18 @@ impl Opener for MptcpOpener {
         ts_offset: u32,
         syn: &TcpRepr<'_>,
     ) -> Option<Subflow> {
-        let mut sock = self.sock(iss, ts_offset).ok()?;
+        let mptcp = syn.mptcp.iter().any(|o| {
+            matches!(
+                o,
+                crate::wire::mptcp::MptcpOption::MpCapable(_)
+                    | crate::wire::mptcp::MptcpOption::MpJoin(_)
+            )
+        });
+        let mut sock = if mptcp {
+            self.mptcp_sock(iss, ts_offset).ok()?
+        } else {
+            self.sock(iss, ts_offset).ok()?
+        };
         sock.listen(tuple.local_port).ok()?;
         sock.handle_segment(now, syn);
         if sock.state() != State::SynReceived {
@@ -304,6 +324,9 @@ pub struct MptcpStack {
     /// (RST, FIN) went out.
     pending_close: Vec<ConnHandle>,
 }
+
+/// MSS reduction of MPTCP subflows (the largest DSS on a data segment).
+const MPTCP_OPTION_ROOM: u16 = 32;
 
 /// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
 const DATA_FIN_RTX: Duration = Duration::from_millis(200);
@@ -410,11 +433,13 @@ impl MptcpStack {
         let h = self
             .stack
             .connect_with(now, local, 0, addr, port, |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
-                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 if proto == Proto::Tcp {
+                    let mut s = o.sock(iss, ts)?;
+                    s.connect(now, tuple.local_port, tuple.remote_port)?;
                     return Ok(Subflow::plain(s));
                 }
+                let mut s = o.mptcp_sock(iss, ts)?;
+                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let mut rng = {
                     let mut x = o.next_rand();
                     move || {
@@ -1219,8 +1244,11 @@ impl MptcpStack {
                     srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
                     rttvar_us: s.rtt().rttvar().as_micros() as u32,
                     cwnd: s.cwnd() as u32,
-                    in_flight: s.send_queue() as u32,
-                    queued: 0,
+                    // RFC 6675 pipe plus bytes queued and not sent yet: what the
+                    // congestion window still has room for (Linux: cwnd space over
+                    // the packets in flight, and the write queue).
+                    in_flight: s.in_flight() as u32,
+                    queued: s.write_seq().diff(s.snd_nxt()).max(0) as u32,
                     mss: s.mss() as u16,
                     stale_count: conn.stale.count(slot),
                     pacing_rate: 0,
@@ -1269,6 +1297,9 @@ impl MptcpStack {
                 .with_transport(h, |sf| sf.push_data(r.dsn, bufs))
                 .unwrap_or(false);
             if ok {
+                let mut snap = sh.snapshot(slot);
+                snap.in_flight = snap.in_flight.saturating_add(r.len as u32);
+                sh.publish(slot, &snap);
                 sb.record_sent(slot as u8, r.dsn, r.len);
                 conn.mib.inc(Mib::MPTCPRetrans);
                 self.mib.inc(Mib::MPTCPRetrans);
@@ -1330,6 +1361,10 @@ impl MptcpStack {
                     .unwrap_or(false);
                 if ok {
                     any = true;
+                    // What the scheduler sees next: this subflow's queue grew.
+                    let mut snap = sh.snapshot(slot);
+                    snap.in_flight = snap.in_flight.saturating_add(len as u32);
+                    sh.publish(slot, &snap);
                     sb.record_sent(slot as u8, dsn, len);
                     if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
                         e.info.bytes_sent += len;
@@ -1515,7 +1550,7 @@ impl MptcpStack {
             remote,
             port,
             |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
+                let mut s = o.mptcp_sock(iss, ts)?;
                 s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let nonce = o.next_rand() as u32;
                 let hs = JoinSynSent::new(

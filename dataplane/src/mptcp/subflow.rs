@@ -197,6 +197,8 @@ pub struct Subflow {
     abort_at_tx: bool,
     /// Our key (checks MP_FASTCLOSE).
     local_key: Option<u64>,
+    /// End of the highest data sent (a segment below it is a retransmission).
+    sent_hi: SubflowSeq,
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -237,6 +239,7 @@ impl Subflow {
             refuse_syn: false,
             abort_at_tx: false,
             local_key: None,
+            sent_hi: una + 1,
         }
     }
 
@@ -1120,12 +1123,26 @@ impl Subflow {
             return;
         };
         let ack = Some(sh.ack_seq());
-        let mut dss = if r.payload.is_empty() {
+        let end = r.seq_number + r.payload.len();
+        let retransmission = r.seq_number < self.sent_hi;
+        if end > self.sent_hi {
+            self.sent_hi = end;
+        }
+        // SACK blocks share the 40 bytes with timestamps and the DSS. When the socket
+        // has some to send, the DSS shrinks so that two fit: a 4-byte DATA_ACK (RFC 8684
+        // §3.3.2 allows it) and, on a data segment that neither starts its mapping nor
+        // is a retransmission, no mapping (the receiver knows it from the segment that
+        // starts it, or from that segment's retransmission).
+        let sack = r.sack_ranges[0].is_some();
+        let mapping_start = tx
+            .mapping_at(r.seq_number)
+            .is_some_and(|m| m.ssn == r.seq_number);
+        let mut dss = if r.payload.is_empty() || (sack && !mapping_start && !retransmission) {
             Dss {
                 data_fin: false,
                 data_ack: ack.map(|a| DssSeq {
-                    value: a.0,
-                    wide: true,
+                    value: if sack { u64::from(a.low32()) } else { a.0 },
+                    wide: !sack,
                 }),
                 mapping: None,
             }
