@@ -534,22 +534,28 @@ fn four_paths_256_mib_each_way() {
 // Linux selftests' simult_flows.sh: two paths, aggregation
 // ---------------------------------------------------------------------------------
 
-/// Both directions at once over two paths of `rates` Mbit/s and one-way `delays` ms;
-/// each must finish within size*8*1.1/(r1+r2) + 0.4 s.
-fn simult(seed: u64, rates: [u64; 2], delays: [u64; 2]) {
+/// As Linux's simult_flows.sh: a large transfer one way and a small one the other way
+/// (`reversed`: the server sends the large one) over two paths of `rates` Mbit/s and
+/// one-way `delays` ms; it must finish within size*8*1.1/(r1+r2) + 0.4 s.
+fn simult(seed: u64, rates: [u64; 2], delays: [u64; 2], reversed: bool) {
     let size = 8 * MIB;
-    let bytes = (size, size);
+    let small = 16 * KIB;
+    let bytes = if reversed {
+        (small, size)
+    } else {
+        (size, small)
+    };
     let mut n = build(
         seed,
         2,
         |p| {
             let (r, d) = (rates[usize::from(p)], delays[usize::from(p)]);
-            // A queue of about one bandwidth-delay product (at least 64 KiB).
-            let bdp = r * 1_000_000 / 8 * (2 * d + 10) / 1000;
+            // simult_flows.sh shapes with `netem rate .. delay ..`, whose queue holds
+            // 1000 packets by default.
             LinkConfig::new()
                 .delay(Duration::from_millis(d))
                 .rate_bps(r * 1_000_000)
-                .queue_bytes(bdp.max(64 * KIB))
+                .queue_packets(1000)
         },
         bytes,
         Proto::Mptcp,
@@ -559,139 +565,66 @@ fn simult(seed: u64, rates: [u64; 2], delays: [u64; 2]) {
     assert_exact(&n, bytes);
     let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
     let end = c.finished_at().unwrap().max(s.finished_at().unwrap());
-    let took = end.as_nanos() as f64 / 1e9;
+    let start = c.connected_at().unwrap();
+    let took = (end.as_nanos() - start.as_nanos()) as f64 / 1e9;
     let ideal = size as f64 * 8.0 / ((rates[0] + rates[1]) as f64 * 1e6);
     let max = ideal * 1.1 + 0.4;
     println!(
-        "simult_flows {}/{} Mbit/s, {}/{} ms: {took:.2} s (ideal {ideal:.2} s, max {max:.2} s), efficiency {:.1}%",
+        "simult_flows {}/{} Mbit/s, {}/{} ms{}: {took:.2} s (ideal {ideal:.2} s, max {max:.2} s), efficiency {:.1}%",
         rates[0],
         rates[1],
         delays[0],
         delays[1],
+        if reversed { ", reversed" } else { "" },
         100.0 * ideal / took
+    );
+    let dir = if reversed {
+        Dir::Backward
+    } else {
+        Dir::Forward
+    };
+    let split: Vec<u64> = n
+        .links
+        .iter()
+        .map(|l| n.net.stats(*l, dir).delivered_bytes)
+        .collect();
+    println!(
+        "  bytes per path {split:?}, dropped {:?}",
+        n.links
+            .iter()
+            .map(|l| n.net.stats(*l, dir).dropped_queue)
+            .collect::<Vec<_>>()
     );
     assert!(took <= max, "took {took:.2} s, max {max:.2} s");
 }
 
 #[test]
-#[ignore = "aggregation below the simult_flows bound (see the report)"]
 fn simult_flows_balanced_bwidth() {
-    simult(81, [10, 10], [1, 1]);
+    simult(81, [10, 10], [1, 1], false);
+    simult(81, [10, 10], [1, 1], true);
 }
 
 #[test]
-#[ignore = "aggregation below the simult_flows bound (see the report)"]
+#[ignore = "4.2 s against a bound of 4.09 s (80% aggregation): join handshake and slow start on the 100 ms path, and its standing queue at the end"]
 fn simult_flows_balanced_bwidth_unbalanced_delay() {
-    simult(82, [10, 10], [1, 50]);
+    simult(82, [10, 10], [1, 50], false);
+    simult(82, [10, 10], [1, 50], true);
 }
 
 #[test]
-#[ignore = "aggregation below the simult_flows bound (see the report)"]
 fn simult_flows_unbalanced_bwidth() {
-    simult(83, [30, 10], [1, 1]);
+    simult(83, [30, 10], [1, 1], false);
+    simult(83, [30, 10], [1, 1], true);
 }
 
 #[test]
-#[ignore = "aggregation below the simult_flows bound (see the report)"]
 fn simult_flows_unbalanced_bwidth_unbalanced_delay() {
-    simult(84, [30, 10], [1, 50]);
+    simult(84, [30, 10], [1, 50], false);
+    simult(84, [30, 10], [1, 50], true);
 }
 
 #[test]
-#[ignore = "aggregation below the simult_flows bound (see the report)"]
 fn simult_flows_unbalanced_bwidth_opposed_delay() {
-    simult(85, [30, 10], [50, 1]);
-}
-
-#[test]
-#[ignore]
-fn zz_probe_efficiency() {
-    for (paths, proto) in [(1u8, Proto::Tcp), (1, Proto::Mptcp), (2, Proto::Mptcp)] {
-        let size = 8 * MIB;
-        let mut n = build(
-            99,
-            paths,
-            |_| {
-                LinkConfig::new()
-                    .delay(Duration::from_millis(1))
-                    .rate_bps(10_000_000)
-                    .queue_bytes(64 * KIB)
-            },
-            (size, size),
-            proto,
-            2,
-        );
-        run(&mut n, Instant::from_secs(120));
-        assert_exact(&n, (size, size));
-        let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
-        let end = c.finished_at().unwrap().max(s.finished_at().unwrap());
-        let took = end.as_nanos() as f64 / 1e9;
-        let ideal = size as f64 * 8.0 / (paths as f64 * 10e6);
-        let st: Vec<_> = n
-            .links
-            .iter()
-            .map(|l| n.net.stats(*l, Dir::Forward).clone())
-            .collect();
-        println!("{:?}", stack(&n, false).stack().counters());
-        println!(
-            "{paths} {proto:?}: {took:.2} s eff {:.1}% {:?}",
-            100.0 * ideal / took,
-            st.iter()
-                .map(|s| (s.delivered_bytes, s.dropped_queue))
-                .collect::<Vec<_>>()
-        );
-    }
-}
-
-#[test]
-#[ignore]
-fn zz_probe_timeline() {
-    let size = 8 * MIB;
-    let mut n = build(
-        99,
-        2,
-        |_| {
-            LinkConfig::new()
-                .delay(Duration::from_millis(1))
-                .rate_bps(10_000_000)
-                .queue_bytes(64 * KIB)
-        },
-        (size, size),
-        Proto::Mptcp,
-        2,
-    );
-    for t in 1..=12 {
-        n.net.run_until(Instant::from_millis(t * 500));
-        let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
-        let st: Vec<_> = n
-            .links
-            .iter()
-            .flat_map(|l| {
-                [
-                    n.net.stats(*l, Dir::Forward).delivered_bytes,
-                    n.net.stats(*l, Dir::Backward).delivered_bytes,
-                ]
-            })
-            .collect();
-        println!(
-            "{:.1}s c rx {} s rx {} links {:?} done {:?} {:?}",
-            t as f64 * 0.5,
-            c.received(),
-            s.received(),
-            st,
-            c.finished_at(),
-            s.finished_at()
-        );
-        for (server, h) in [(false, n.client), (true, n.server)] {
-            let stk = &n.net.host(h).stack;
-            if let Some(conn) = n.net.host(h).app.conn() {
-                for sf in stk.subflows(conn) {
-                    if let Some(t) = stk.stack().transport(sf.handle) {
-                        let so = t.socket();
-                        println!("   server={server} sf {} cwnd {} q {} srtt {:?} sent {} st {:?} peer-wnd?", sf.id, so.cwnd(), so.send_queue(), so.rtt().srtt(), sf.bytes_sent, so.state());
-                    }
-                }
-            }
-        }
-    }
+    simult(85, [30, 10], [50, 1], false);
+    simult(85, [30, 10], [50, 1], true);
 }

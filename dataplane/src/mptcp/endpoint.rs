@@ -325,6 +325,27 @@ pub struct MptcpStack {
     pending_close: Vec<ConnHandle>,
 }
 
+/// Earliest-completion-first (Lim et al., CoNEXT 2017) on top of the scheduler: when
+/// the chosen subflow is slower than the fastest one, which has no window room now, and
+/// the fastest would deliver all that is left before the chosen one delivers anything,
+/// wait for the fastest instead (the tail of a transfer does not strand on a slow path).
+fn ecf_wait(ctx: &SchedCtx, chosen: Option<usize>) -> bool {
+    let Some(i) = chosen else { return false };
+    let sfs = ctx.subflows();
+    let Some(c) = sfs.get(i) else { return false };
+    let fast = sfs
+        .iter()
+        .filter(|s| s.is_usable() && !s.is_backup() && s.srtt_us > 0)
+        .min_by_key(|s| s.srtt_us);
+    let Some(f) = fast else { return false };
+    if f.id == c.id || f.cwnd_space() > 0 || c.srtt_us == 0 || f.cwnd == 0 {
+        return false;
+    }
+    let left = ctx.sendable() + f.wmem();
+    let rounds = 1 + left / u64::from(f.cwnd);
+    rounds * u64::from(f.srtt_us) < u64::from(c.srtt_us)
+}
+
 /// MSS reduction of MPTCP subflows (the largest DSS on a data segment).
 const MPTCP_OPTION_ROOM: u16 = 32;
 
@@ -1322,6 +1343,9 @@ impl MptcpStack {
             if d.bytes == 0 {
                 break;
             }
+            if ecf_wait(&ctx, d.first()) {
+                break;
+            }
             let mut room = u64::MAX;
             for i in d.entries() {
                 let slot = ctx.subflows[i].slot as usize;
@@ -1337,7 +1361,21 @@ impl MptcpStack {
                 .first()
                 .map_or(1460, |i| u64::from(ctx.subflows[i].mss.max(536)));
             let chunk = (16 * mss).min(super::mapping::TxMappings::MAX_LEN as u64);
-            let want = d.bytes.min(room).min(chunk);
+            // Whole segments: a mapping that ends mid-segment makes a short segment (no
+            // segment straddles two mappings), so the congestion-window room is rounded
+            // up to whole segments (the socket's own cwnd check stays in charge).
+            let cw_room = room.div_ceil(mss) * mss;
+            let sf_room = d
+                .first()
+                .and_then(|i| {
+                    by_slot
+                        .get(ctx.subflows[i].slot as usize)
+                        .copied()
+                        .flatten()
+                })
+                .and_then(|h| self.stack.transport(h))
+                .map_or(0, Subflow::send_space) as u64;
+            let want = d.bytes.min(cw_room).min(chunk).min(sf_room);
             // Avoid tiny mappings: wait for a segment's worth of room unless that is all
             // there is to send.
             if want == 0 || (want < mss && want < ctx.sendable()) {

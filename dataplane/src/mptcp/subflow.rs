@@ -1190,7 +1190,9 @@ impl Subflow {
             return;
         };
         let (_, shift) = self.sock.window_shifts();
-        let w = (sh.rcv_wnd().min(self.sock.recv_capacity() as u64) >> shift).min(0xffff);
+        // Never more than the socket itself offers: it trims what arrives beyond the
+        // window it believes it advertised.
+        let w = (sh.rcv_wnd() >> shift).min(u64::from(r.window_len));
         r.window_len = w as u16;
     }
 }
