@@ -1484,17 +1484,18 @@ impl MptcpStack {
             return;
         };
         let data_done = conn.send_finished() && conn.recv_finished();
-        if (data_done || conn.state == ConnState::Closed) && !conn.subflows_closed {
-            if data_done || conn.error.is_some() {
-                conn.subflows_closed = true;
-                let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
-                for h in hs {
-                    self.pending_close.push(h);
-                    self.by_sf.remove(&h);
-                }
-                self.set_closed(id);
-            }
+        // DESIGN.md §1: subflows close once the data level did (both DATA_FINs), or
+        // when the connection failed.
+        if conn.subflows_closed || !(data_done || conn.error.is_some()) {
+            return;
         }
+        conn.subflows_closed = true;
+        let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+        for h in hs {
+            self.pending_close.push(h);
+            self.by_sf.remove(&h);
+        }
+        self.set_closed(id);
     }
 
     /// The path manager (Linux in-kernel PM): once the initial subflow is fully

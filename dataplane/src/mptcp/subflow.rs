@@ -826,37 +826,30 @@ impl Subflow {
             if n == 0 {
                 break;
             }
-            let mut data: &[u8] = &self.scratch[..n];
-            for _ in 0..4 {
+            let Some(rx) = self.rx.as_mut() else { return };
+            let before = rx.read_seq();
+            let out = &mut self.rx_out;
+            let end = &mut self.rx_end;
+            let r = rx.handle_data(&self.scratch[..n], |dsn, b| {
+                *end = dsn + b.len() as u64;
+                out.push_back((dsn, Bytes::copy_from_slice(b)));
+            });
+            if let Err(e) = r {
+                let used = rx.read_seq() - before;
+                // Copy to release the borrow of scratch before mutating self.
+                let rest = self.scratch.get(used..n).unwrap_or(&[]).to_vec();
+                self.mapping_failure(e);
+                if !matches!(self.hs, Hs::Plain) {
+                    return;
+                }
+                // Fallen back: the rest maps one to one.
                 let Some(rx) = self.rx.as_mut() else { return };
-                let before = rx.read_seq();
                 let out = &mut self.rx_out;
                 let end = &mut self.rx_end;
-                let r = rx.handle_data(data, |dsn, b| {
+                let _ = rx.handle_data(&rest, |dsn, b| {
                     *end = dsn + b.len() as u64;
                     out.push_back((dsn, Bytes::copy_from_slice(b)));
                 });
-                match r {
-                    Ok(_) => break,
-                    Err(e) => {
-                        let used = rx.read_seq() - before;
-                        data = data.get(used..).unwrap_or(&[]);
-                        // Copy to release the borrow of scratch before mutating self.
-                        let rest = data.to_vec();
-                        self.mapping_failure(e);
-                        if !matches!(self.hs, Hs::Plain) {
-                            return;
-                        }
-                        let Some(rx) = self.rx.as_mut() else { return };
-                        let out = &mut self.rx_out;
-                        let end = &mut self.rx_end;
-                        let _ = rx.handle_data(&rest, |dsn, b| {
-                            *end = dsn + b.len() as u64;
-                            out.push_back((dsn, Bytes::copy_from_slice(b)));
-                        });
-                        break;
-                    }
-                }
             }
         }
         // Plain TCP: the peer's FIN is the DATA_FIN.
