@@ -628,3 +628,100 @@ fn simult_flows_unbalanced_bwidth_opposed_delay() {
     simult(85, [30, 10], [50, 1], false);
     simult(85, [30, 10], [50, 1], true);
 }
+
+// ---------------------------------------------------------------------------------
+// Path management: ADD_ADDR, MP_PRIO, subflow removal
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn announced_address_is_echoed_and_joined() {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(
+        91,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let (c, s) = (n.client, n.server);
+    let cs = &mut n.net.host_mut(c).stack;
+    cs.endpoints_mut().flush();
+    cs.endpoints_mut()
+        .set_limits(Limits {
+            subflows: 2,
+            add_addr_accepted: 1,
+        })
+        .unwrap();
+    n.net
+        .host_mut(s)
+        .stack
+        .endpoints_mut()
+        .add(Endpoint {
+            id: 0,
+            addr: IpAddr::V4(addr(1, 2)),
+            port: None,
+            flags: EndpointFlags::SIGNAL,
+            dev: None,
+        })
+        .unwrap();
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::AddAddrTx), 1);
+    assert_eq!(mib(&n, false, Mib::AddAddr), 1);
+    assert_eq!(mib(&n, false, Mib::EchoAddTx), 1);
+    assert_eq!(mib(&n, true, Mib::EchoAdd), 1);
+    assert_eq!(mib(&n, false, Mib::AddAddrDrop), 0);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    // The join went to the announced address, over path 1, and carried data.
+    let st = n.net.stats(n.links[1], Dir::Forward);
+    assert!(st.delivered_bytes > MIB, "{st:?}");
+}
+
+#[test]
+fn backup_flag_and_subflow_removal() {
+    let bytes = (6 * MIB, 6 * MIB);
+    let mut n = build(
+        92,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let (c, s) = (n.client, n.server);
+    // Once the join is up: make it a backup (MP_PRIO), later remove it.
+    n.net.run_while(Instant::from_secs(5), |net| {
+        let h = net.host(c);
+        h.app
+            .conn()
+            .is_none_or(|x| h.stack.subflows(x).iter().filter(|i| i.established).count() < 2)
+    });
+    let now = n.net.now();
+    let conn = n.net.host(c).app.conn().unwrap();
+    let subs = n.net.host(c).stack.subflows(conn);
+    assert_eq!(subs.len(), 2);
+    let join = subs[1].id;
+    n.net
+        .host_mut(c)
+        .stack
+        .set_backup(conn, join, true)
+        .unwrap();
+    n.net.run_for(Duration::from_millis(300));
+    let sent_before = n.net.host(c).stack.subflows(conn)[1].bytes_sent;
+    n.net.run_for(Duration::from_millis(300));
+    // A backup subflow takes no new data while the other one works.
+    let sent_after = n.net.host(c).stack.subflows(conn)[1].bytes_sent;
+    assert!(
+        sent_after - sent_before < 64 * KIB,
+        "{sent_before} -> {sent_after}"
+    );
+    n.net.host_mut(c).stack.remove_subflow(conn, join).unwrap();
+    let _ = now;
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::MPPrioTx), 1);
+    assert_eq!(mib(&n, true, Mib::MPPrioRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPRstRx), 1);
+    let _ = s;
+}

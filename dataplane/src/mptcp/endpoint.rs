@@ -693,7 +693,7 @@ impl MptcpStack {
         remote: Ipv4Addr,
         port: u16,
     ) -> Result<u8, StackError> {
-        self.open_join(now, c.0, local, remote, port, false)
+        self.open_join(now, c.0, Some(local), remote, port, false)
     }
 
     /// Closes a subflow (reinjecting what it had outstanding).
@@ -1060,6 +1060,23 @@ impl MptcpStack {
                 self.publish_window(id);
             }
             SubflowEvent::AddAddr(a) => {
+                // RFC 8684 §3.4.1: the HMAC (keyed with the sender's key, then ours)
+                // must match, else the option is dropped.
+                let valid = conn.mpc.is_some_and(|m| {
+                    a.hmac
+                        == Some(crate::crypto::add_addr_hmac(
+                            m.remote.key,
+                            m.local.key,
+                            a.addr_id,
+                            a.addr,
+                            a.port,
+                        ))
+                });
+                if !valid {
+                    conn.mib.inc(Mib::AddAddrDrop);
+                    self.mib.inc(Mib::AddAddrDrop);
+                    return;
+                }
                 let limit = self.endpoints.limits().add_addr_accepted;
                 let mut echo = a;
                 echo.echo = true;
@@ -1070,8 +1087,9 @@ impl MptcpStack {
                     conn.add_addr_accepted += 1;
                     if let IpAddr::V4(addr) = a.addr {
                         let port = a.port.unwrap_or(conn.remote.1);
-                        let local = conn.local;
-                        let _ = self.open_join(now, id, local, addr, port, false);
+                        // RFC 8684 §3.4.1 / Linux: join the announced address from
+                        // the source address the routes pick for it.
+                        let _ = self.open_join(now, id, None, addr, port, false);
                     }
                 }
             }
@@ -1525,7 +1543,7 @@ impl MptcpStack {
             if ep.flags.contains(EndpointFlags::SUBFLOW) && !server && opened < limit {
                 let backup = ep.flags.contains(EndpointFlags::BACKUP);
                 if self
-                    .open_join(now, id, addr, remote.0, remote.1, backup)
+                    .open_join(now, id, Some(addr), remote.0, remote.1, backup)
                     .is_ok()
                 {
                     opened += 1;
@@ -1564,12 +1582,16 @@ impl MptcpStack {
         &mut self,
         now: Instant,
         id: ConnId,
-        local: Ipv4Addr,
+        local: Option<Ipv4Addr>,
         remote: Ipv4Addr,
         port: u16,
         backup: bool,
     ) -> Result<u8, StackError> {
         self.sync_pm();
+        // The source: the given address, else what the routes pick for `remote`.
+        let local = crate::stack::iface::route(self.stack.interfaces(), remote, local)
+            .ok_or(StackError::NoRoute)?
+            .src;
         let conn = self.conns.get(&id).ok_or(StackError::InvalidHandle)?;
         let (Some(mpc), Some(sh)) = (conn.mpc, conn.shared.clone()) else {
             return Err(StackError::InvalidHandle);

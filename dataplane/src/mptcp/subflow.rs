@@ -1126,7 +1126,8 @@ impl Subflow {
         // §3.3.2 allows it) and, on a data segment that neither starts its mapping nor
         // is a retransmission, no mapping (the receiver knows it from the segment that
         // starts it, or from that segment's retransmission).
-        let sack = r.sack_ranges[0].is_some();
+        // An ADD_ADDR (16 bytes with its HMAC) needs the same room.
+        let sack = r.sack_ranges[0].is_some() || self.pending.add_addr.is_some();
         let mapping_start = tx
             .mapping_at(r.seq_number)
             .is_some_and(|m| m.ssn == r.seq_number);
@@ -1154,7 +1155,14 @@ impl Subflow {
     }
 
     fn push_pending(&mut self, r: &mut TcpRepr<'_>) {
-        if let Some(a) = self.pending.add_addr.take() {
+        // ADD_ADDR goes on a segment whose DSS carries no mapping (a pure ACK, or a
+        // mid-mapping segment): next to a mapping and timestamps it would not fit.
+        let small_dss = r.mptcp.iter().all(|o| match o {
+            MptcpOption::Dss(d) => d.mapping.is_none(),
+            _ => true,
+        });
+        if let Some(a) = self.pending.add_addr.filter(|_| small_dss) {
+            self.pending.add_addr = None;
             let _ = r.mptcp.push(MptcpOption::AddAddr(a));
             self.mib.inc(if a.echo {
                 Mib::EchoAddTx
