@@ -725,3 +725,42 @@ fn backup_flag_and_subflow_removal() {
     assert_eq!(mib(&n, true, Mib::MPRstRx), 1);
     let _ = s;
 }
+
+/// Whether `frame` is a SYN (without ACK) carrying an MPTCP option.
+fn is_mptcp_syn(frame: &[u8]) -> bool {
+    let Some(loc) = dataplane::sim::locate_tcp(frame) else {
+        return false;
+    };
+    let tcp = &frame[loc.segment];
+    if tcp.len() < 20 || tcp[13] & 0x12 != 0x02 {
+        return false;
+    }
+    let end = (usize::from(tcp[12] >> 4) * 4).min(tcp.len());
+    let mut i = 20;
+    while i < end {
+        match tcp[i] {
+            0 => break,
+            1 => i += 1,
+            30 => return true,
+            _ => i += usize::from(tcp.get(i + 1).copied().unwrap_or(1)).max(2),
+        }
+    }
+    false
+}
+
+#[test]
+fn mptcp_syns_dropped_twice_fall_back_to_tcp() {
+    let bytes = (2 * MIB, 2 * MIB);
+    let mut n = build(93, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    n.net.add_middlebox(
+        n.links[0],
+        Dir::Forward,
+        dataplane::sim::DropIf::new(|_, f: &[u8]| is_mptcp_syn(f)),
+    );
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNTX), 1);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNTXDrop), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 0);
+    assert_eq!(n.net.stats(n.links[0], Dir::Forward).dropped_middlebox, 2);
+}

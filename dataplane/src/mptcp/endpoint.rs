@@ -1650,3 +1650,24 @@ impl MptcpStack {
         Ok(sid)
     }
 }
+
+/// The frame-level contract of the simulator and the DPDK worker
+/// ([`crate::nic::FrameHost`]): an [`MptcpStack`] without an application can be driven
+/// directly (the application calls the stack's API between polls).
+impl crate::sim::Host for MptcpStack {
+    fn handle_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        MptcpStack::handle_frame(self, now, iface, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        MptcpStack::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        MptcpStack::poll_transmit(self, now, emit);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        MptcpStack::poll_timeout(self)
+    }
+}
