@@ -1152,6 +1152,7 @@ impl MptcpStack {
         }
         e.info.closed = true;
         let sid = e.info.id;
+        let was_established = e.info.established;
         let slot = e.slot.take();
         if let (Some(slot), Some(sh)) = (slot, conn.shared.as_ref()) {
             if let Some(sb) = conn.sendbuf.as_mut() {
@@ -1159,6 +1160,13 @@ impl MptcpStack {
             }
             conn.stale.reset(slot);
             sh.free_slot(slot);
+        }
+        // A join we accepted frees its place under the subflow limit.
+        let passive = self.conns.get(&id).is_some_and(|c| c.listener.is_some());
+        if passive && sid != 0 && was_established {
+            if let Some(j) = self.stack.opener_mut().joins.get_mut(&id) {
+                j.joins = j.joins.saturating_sub(1);
+            }
         }
         let conn = self.conns.get_mut(&id).expect("live");
         self.events.push_back(MpEvent::SubflowClosed {
@@ -1192,6 +1200,7 @@ impl MptcpStack {
             if let Some(m) = conn.mpc {
                 self.stack.opener_mut().tokens.remove(m.local.token);
             }
+            self.stack.opener_mut().joins.remove(&id);
         }
     }
 

@@ -199,6 +199,8 @@ pub struct Subflow {
     local_key: Option<u64>,
     /// End of the highest data sent (a segment below it is a retransmission).
     sent_hi: SubflowSeq,
+    /// Gathers a mapping's pieces for the socket.
+    flat: Vec<u8>,
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -240,6 +242,7 @@ impl Subflow {
             abort_at_tx: false,
             local_key: None,
             sent_hi: una + 1,
+            flat: Vec::new(),
         }
     }
 
@@ -386,11 +389,18 @@ impl Subflow {
         if tx.push_bytes(ssn, dsn, data, false).is_err() {
             return false;
         }
-        let mut flat = Vec::with_capacity(len);
-        for d in data {
-            flat.extend_from_slice(d);
-        }
-        let n = self.sock.send_record(&flat);
+        let n = match data {
+            [one] => self.sock.send_record(one),
+            _ => {
+                // Pieces of the send buffer: gathered in a reused buffer (no allocation
+                // once it has grown to a mapping's size).
+                self.flat.clear();
+                for d in data {
+                    self.flat.extend_from_slice(d);
+                }
+                self.sock.send_record(&self.flat)
+            }
+        };
         debug_assert_eq!(n, len);
         self.tx_end = dsn + len as u64;
         true
