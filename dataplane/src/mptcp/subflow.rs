@@ -40,7 +40,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::handshake::{
     ClientProgress, FallbackCause, JoinAckSent, JoinRefusal, JoinSynReceived, JoinSynSent,
@@ -201,6 +201,21 @@ pub struct Subflow {
     sent_hi: SubflowSeq,
     /// Gathers a mapping's pieces for the socket.
     flat: Vec<u8>,
+    /// Received pieces are carved out of this block (one allocation per block, not per
+    /// segment); a block is reused once the application has read all of it.
+    arena: BytesMut,
+}
+
+/// Block size of the receive arena.
+const ARENA: usize = 256 * 1024;
+
+/// Copies `b` into the arena and returns it as its own `Bytes`.
+fn carve(arena: &mut BytesMut, b: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < b.len() {
+        arena.reserve(ARENA.max(b.len()));
+    }
+    arena.extend_from_slice(b);
+    arena.split().freeze()
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -243,6 +258,7 @@ impl Subflow {
             local_key: None,
             sent_hi: una + 1,
             flat: Vec::new(),
+            arena: BytesMut::new(),
         }
     }
 
@@ -840,9 +856,10 @@ impl Subflow {
             let before = rx.read_seq();
             let out = &mut self.rx_out;
             let end = &mut self.rx_end;
+            let arena = &mut self.arena;
             let r = rx.handle_data(&self.scratch[..n], |dsn, b| {
                 *end = dsn + b.len() as u64;
-                out.push_back((dsn, Bytes::copy_from_slice(b)));
+                out.push_back((dsn, carve(arena, b)));
             });
             if let Err(e) = r {
                 let used = rx.read_seq() - before;
@@ -856,9 +873,10 @@ impl Subflow {
                 let Some(rx) = self.rx.as_mut() else { return };
                 let out = &mut self.rx_out;
                 let end = &mut self.rx_end;
+                let arena = &mut self.arena;
                 let _ = rx.handle_data(&rest, |dsn, b| {
                     *end = dsn + b.len() as u64;
-                    out.push_back((dsn, Bytes::copy_from_slice(b)));
+                    out.push_back((dsn, carve(arena, b)));
                 });
             }
         }
