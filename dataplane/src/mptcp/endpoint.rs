@@ -323,6 +323,8 @@ pub struct MptcpStack {
     /// Subflows to hand back to the stack (`Stack::close`) once their last segments
     /// (RST, FIN) went out.
     pending_close: Vec<ConnHandle>,
+    /// Connections to service at the end of this input (each listed once).
+    touched: Vec<ConnId>,
 }
 
 /// Earliest-completion-first (Lim et al., CoNEXT 2017) on top of the scheduler: when
@@ -372,6 +374,7 @@ impl MptcpStack {
             bufs: Vec::new(),
             timer: None,
             pending_close: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -546,6 +549,7 @@ impl MptcpStack {
 
     /// Queues data; returns the bytes taken.
     pub fn send(&mut self, c: MpConn, data: &[u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         if conn.shutdown || conn.state != ConnState::Established {
             return Ok(0);
@@ -563,6 +567,7 @@ impl MptcpStack {
 
     /// Reads in-order data; returns the bytes read.
     pub fn recv(&mut self, c: MpConn, buf: &mut [u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let Some(r) = conn.reasm.as_mut() else {
             return Ok(0);
@@ -577,6 +582,7 @@ impl MptcpStack {
 
     /// Half-close: a DATA_FIN after the queued data.
     pub fn shutdown(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         self.pump(c.0, None);
@@ -586,6 +592,7 @@ impl MptcpStack {
     /// Gives the connection up: DATA_FIN after the queued data; subflows close after
     /// the data level did; then the connection is forgotten.
     pub fn close(&mut self, now: Instant, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         conn.released = true;
@@ -597,6 +604,7 @@ impl MptcpStack {
     /// Abort: MP_FASTCLOSE (RFC 8684 §3.5, RST form on every subflow) for MPTCP, a RST
     /// for plain TCP.
     pub fn abort(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let key = conn.mpc.filter(|_| !conn.fallback).map(|m| m.remote.key);
         let handles: Vec<ConnHandle> = conn
@@ -698,6 +706,7 @@ impl MptcpStack {
 
     /// Closes a subflow (reinjecting what it had outstanding).
     pub fn remove_subflow(&mut self, c: MpConn, id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -714,6 +723,7 @@ impl MptcpStack {
 
     /// Marks a subflow backup or not (MP_PRIO, RFC 8684 §3.3.8).
     pub fn set_backup(&mut self, c: MpConn, id: u8, backup: bool) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -775,6 +785,9 @@ impl MptcpStack {
             o.mib.clear();
             self.mib.merge(&m);
         }
+        // Only connections that something happened to are serviced: a subflow with
+        // output (the stack reports it Readable), an accepted subflow, an application
+        // call or a timer. Nothing here is O(connections) per frame.
         while let Some(ev) = self.stack.poll_event() {
             match ev {
                 Event::Acceptable { port } => self.accept_subflows(now, port),
@@ -782,6 +795,7 @@ impl MptcpStack {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
                         self.subflow_closed(id, h);
+                        self.touch(id);
                     } else {
                         let _ = self.stack.close(now, h);
                     }
@@ -789,13 +803,17 @@ impl MptcpStack {
                 Event::Connected(h) | Event::Readable(h) | Event::Writable(h) => {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                 }
             }
         }
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            let handles: Vec<ConnHandle> = self.conns[&id]
+        while let Some(id) = self.touched.pop() {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.touched = false;
+            let handles: Vec<ConnHandle> = c
                 .subflows
                 .iter()
                 .filter(|e| !e.info.closed)
@@ -810,9 +828,24 @@ impl MptcpStack {
             self.pump(id, Some(now));
             self.run_pm(now, id);
             self.maybe_finish(now, id);
+            if self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.released && c.state == ConnState::Closed && c.subflows_closed)
+            {
+                self.conns.remove(&id);
+            }
         }
-        self.conns
-            .retain(|_, c| !(c.released && c.state == ConnState::Closed && c.subflows_closed));
+    }
+
+    /// Marks a connection for servicing at the end of this input.
+    fn touch(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if !c.touched {
+                c.touched = true;
+                self.touched.push(id);
+            }
+        }
     }
 
     fn accept_subflows(&mut self, now: Instant, port: u16) {
@@ -852,6 +885,7 @@ impl MptcpStack {
                         c.add_subflow(info);
                         self.by_sf.insert(h, id);
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                     None => {
                         let _ = self.stack.abort(h);
@@ -889,6 +923,7 @@ impl MptcpStack {
             conn.state = ConnState::Established;
             self.listening.entry(port).or_default().push_back(id);
             self.events.push_back(MpEvent::Acceptable { port });
+            self.touch(id);
         }
     }
 
@@ -1480,6 +1515,10 @@ impl MptcpStack {
             return;
         };
         let Some(at) = conn.data_fin_rtx_at else {
+            return;
+        };
+        self.touch(id);
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         if conn.send_finished() || conn.state == ConnState::Closed {

@@ -725,7 +725,12 @@ impl Subflow {
                         } else {
                             DataSeq::expand(a.value as u32, sh.snd_una())
                         };
-                        sh.handle_data_ack(ack, wnd);
+                        let edge = sh.snd_wnd_end();
+                        let up = sh.handle_data_ack(ack, wnd);
+                        if up.advanced || up.snd_wnd_end > edge {
+                            // The connection may release data and send more.
+                            self.events.push_back(SubflowEvent::Progress);
+                        }
                     }
                     if let (Some(m), Some(rx)) = (d.mapping, self.rx.as_mut()) {
                         match rx.handle_dss(
@@ -1121,8 +1126,10 @@ impl Transport for Subflow {
     fn can_send(&self) -> bool {
         self.send_space() > 0
     }
+    /// The connection has something to collect: the stack reports it as
+    /// `Event::Readable`, which is how the endpoint learns which subflows to service.
     fn can_recv(&self) -> bool {
-        !self.rx_out.is_empty()
+        self.has_output()
     }
     fn recv_finished(&self) -> bool {
         false
