@@ -764,3 +764,130 @@ fn mptcp_syns_dropped_twice_fall_back_to_tcp() {
     assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 0);
     assert_eq!(n.net.stats(n.links[0], Dir::Forward).dropped_middlebox, 2);
 }
+
+// ---------------------------------------------------------------------------------
+// Many connections through the bare MptcpStack API (the frame-level Host contract)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn many_concurrent_connections_through_the_api() {
+    const N: usize = 24;
+    let per = 256 * KIB as usize;
+    let mut net = Network::new(101);
+    let mk = |host: u8, seed: u64| {
+        let mut s = MptcpStack::new(cfg(seed));
+        for p in 0..2 {
+            s.add_interface(iface(p, host));
+        }
+        s
+    };
+    let mut cs = mk(1, 101);
+    cs.endpoints_mut()
+        .add(Endpoint {
+            id: 0,
+            addr: IpAddr::V4(addr(1, 1)),
+            port: None,
+            flags: EndpointFlags::SUBFLOW,
+            dev: None,
+        })
+        .unwrap();
+    let mut ss = mk(2, 102);
+    ss.listen(PORT, 64).unwrap();
+    let client = net.add_host(cs);
+    let server = net.add_host(ss);
+    for p in 0..2u8 {
+        net.link(
+            client,
+            usize::from(p),
+            server,
+            usize::from(p),
+            link(3 + 4 * u64::from(p), 100),
+        );
+    }
+    // Every connection sends `per` bytes of its own pattern each way; the server echoes
+    // nothing but sends its own stream.
+    let pattern = |conn: usize, i: usize| (i as u8).wrapping_mul(31).wrapping_add(conn as u8);
+    let now = net.now();
+    let conns: Vec<_> = (0..N)
+        .map(|_| {
+            net.host_mut(client)
+                .connect(now, addr(0, 2), PORT, Proto::Mptcp)
+                .unwrap()
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    let mut sent = vec![[0usize; 2]; N];
+    let mut got: Vec<[Vec<u8>; 2]> = (0..N).map(|_| [Vec::new(), Vec::new()]).collect();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
+    for _ in 0..20_000 {
+        net.run_for(Duration::from_millis(1));
+        {
+            let s = net.host_mut(server);
+            while let Some(c) = s.accept(PORT) {
+                accepted.push(c);
+            }
+        }
+        for side in 0..2 {
+            let (h, list): (_, Vec<_>) = if side == 0 {
+                (client, conns.clone())
+            } else {
+                (server, accepted.clone())
+            };
+            let st = net.host_mut(h);
+            for (k, &c) in list.iter().enumerate() {
+                // The server's k-th accepted connection is not necessarily the client's
+                // k-th: each side sends its own stream and tags it with its index.
+                while sent[k][side] < per {
+                    let off = sent[k][side];
+                    let n = chunk.len().min(per - off);
+                    for (i, b) in chunk[..n].iter_mut().enumerate() {
+                        *b = pattern(k + side * 100, off + i);
+                    }
+                    let took = st.send(c, &chunk[..n]).unwrap_or(0);
+                    if took == 0 {
+                        break;
+                    }
+                    sent[k][side] += took;
+                }
+                if sent[k][side] == per {
+                    let _ = st.shutdown(c);
+                }
+                loop {
+                    let n = st.recv(c, &mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    got[k][side].extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        let done =
+            accepted.len() == N && got.iter().all(|g| g[0].len() == per && g[1].len() == per);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(accepted.len(), N);
+    // The client's k-th connection received the stream of some server connection j,
+    // and the server's connection j received the client's k-th stream.
+    let mut matched = 0;
+    for k in 0..N {
+        let g = &got[k][0];
+        assert_eq!(g.len(), per, "client conn {k}");
+        let j = (0..N)
+            .find(|&j| (0..per).all(|i| g[i] == pattern(j + 100, i)))
+            .expect("a server stream");
+        let back = &got[j][1];
+        assert!(
+            back.len() == per && (0..per).all(|i| back[i] == pattern(k, i)),
+            "server conn {j} did not get client conn {k}'s stream"
+        );
+        matched += 1;
+    }
+    assert_eq!(matched, N);
+    // No connection fell back.
+    assert_eq!(net.host(server).mib().get(Mib::DssFallback), 0);
+    // Every connection joined on path 1.
+    assert_eq!(net.host(server).mib().get(Mib::MPJoinAckRx), N as u64);
+}

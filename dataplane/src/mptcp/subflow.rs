@@ -201,6 +201,8 @@ pub struct Subflow {
     sent_hi: SubflowSeq,
     /// Gathers a mapping's pieces for the socket.
     flat: Vec<u8>,
+    /// The MP_CAPABLE outcome (initial subflow).
+    mpc: Option<MpcEstablished>,
     /// Received pieces are carved out of this block (one allocation per block, not per
     /// segment); a block is reused once the application has read all of it.
     arena: BytesMut,
@@ -258,6 +260,7 @@ impl Subflow {
             local_key: None,
             sent_hi: una + 1,
             flat: Vec::new(),
+            mpc: None,
             arena: BytesMut::new(),
         }
     }
@@ -546,6 +549,7 @@ impl Subflow {
     }
 
     fn establish_mpc(&mut self, mpc: MpcEstablished) {
+        self.mpc = Some(mpc);
         self.csum = mpc.checksum;
         self.local_key = Some(mpc.local.key);
         let sh = Arc::new(SharedData::new(
@@ -750,6 +754,22 @@ impl Subflow {
                             }
                             Ok(DssEvent::None) => {}
                             Err(e) => self.mapping_failure(e),
+                        }
+                    }
+                }
+                // RFC 8684 §3.1: the first data may carry MP_CAPABLE with its mapping
+                // (when the pure third ACK came first, the connection is established
+                // already and this is a mapping like a DSS).
+                MptcpOption::MpCapable(m) => {
+                    if let (Some(len), Some(mpc), Some(rx)) =
+                        (m.data_len, self.mpc, self.rx.as_mut())
+                    {
+                        let map = mp_capable_mapping(mpc.remote.idsn, len, m.checksum);
+                        saw_dss = true;
+                        if let Err(e) =
+                            rx.handle_dss(payload_seq, seg.payload.len(), &map, false, sh.ack_seq())
+                        {
+                            self.mapping_failure(e);
                         }
                     }
                 }
