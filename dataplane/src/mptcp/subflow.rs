@@ -25,7 +25,7 @@
 //! [`SharedData::handle_data_ack`] with the TCP window (RFC 8684 §3.3.4: the window is
 //! the data-level one), mappings into the [`RxMapper`]; then the socket's in-order bytes
 //! are read and mapped. Mapping failures take Linux's action
-//! ([`MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
+//! ([`super::mapping::MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
 //!
 //! # Options out ([`Transport::poll_transmit`])
 //!
