@@ -29,7 +29,7 @@
 //! next DSN range. `poll_transmit` then lets the stack emit what the subflows produce.
 //!
 //! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
-//! in [`MptcpOpener::accept_syn`]; a subflow records the results of later handshake
+//! in [`MptcpOpener`]'s `accept_syn`; a subflow records the results of later handshake
 //! steps in its events and this endpoint updates the token table.
 
 use core::net::{IpAddr, Ipv4Addr};

@@ -97,7 +97,7 @@ impl MptcpOpener {
 impl Opener for MptcpOpener {
     type Conn = Subflow;
 
-    /// Plain TCP (the endpoint uses [`Stack::connect_with`] for MPTCP).
+    /// Plain TCP (the endpoint uses [`crate::stack::Stack::connect_with`] for MPTCP).
     fn connect(
         &mut self,
         now: Instant,
