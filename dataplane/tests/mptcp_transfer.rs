@@ -459,6 +459,9 @@ fn corrupted_payload_with_one_subflow_mp_fail_then_fallback() {
     assert_eq!(mib(&n, true, Mib::MPFailTx), 1);
     assert_eq!(mib(&n, true, Mib::DSSCorruptionFallback), 1);
     assert_eq!(mib(&n, false, Mib::MPFailRx), 1);
+    // The sender answered with the infinite mapping, which the receiver saw.
+    assert_eq!(mib(&n, false, Mib::InfiniteMapTx), 1);
+    assert_eq!(mib(&n, true, Mib::InfiniteMapRx), 1);
 }
 
 #[test]

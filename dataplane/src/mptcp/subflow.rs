@@ -203,6 +203,8 @@ pub struct Subflow {
     flat: Vec<u8>,
     /// The MP_CAPABLE outcome (initial subflow).
     mpc: Option<MpcEstablished>,
+    /// Send the infinite mapping on the next data segment (after MP_FAIL).
+    infinite_pending: bool,
     /// Received pieces are carved out of this block (one allocation per block, not per
     /// segment); a block is reused once the application has read all of it.
     arena: BytesMut,
@@ -261,6 +263,7 @@ impl Subflow {
             sent_hi: una + 1,
             flat: Vec::new(),
             mpc: None,
+            infinite_pending: false,
             arena: BytesMut::new(),
         }
     }
@@ -800,7 +803,7 @@ impl Subflow {
                     // RFC 8684 §3.7: with a single subflow the sender falls back too
                     // (its data continues unmapped, as an infinite mapping).
                     if self.allow_fallback && matches!(self.hs, Hs::Active) {
-                        self.mib.inc(Mib::InfiniteMapTx);
+                        self.infinite_pending = true;
                         self.enter_fallback(None);
                     }
                 }
@@ -985,7 +988,15 @@ impl Transport for Subflow {
         self.handshake(seg);
         match self.hs {
             Hs::Active | Hs::MpcAckSent(_) => self.data_options(seg),
-            Hs::Plain => {}
+            Hs::Plain => {
+                // Already plain TCP: the peer's infinite mapping confirms it.
+                let infinite = opts.iter().any(|o| {
+                    matches!(o, MptcpOption::Dss(d) if d.mapping.is_some_and(|m| m.data_len == 0))
+                });
+                if infinite {
+                    self.mib.inc(Mib::InfiniteMapRx);
+                }
+            }
             _ => {}
         }
         self.drain();
@@ -1084,6 +1095,34 @@ impl Transport for Subflow {
             Hs::Plain => {
                 if let Some(d) = self.pending.mp_fail.take() {
                     let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));
+                }
+                // RFC 8684 §3.7: after MP_FAIL, the next data segment carries the
+                // infinite mapping (data-level length 0) at its DSN; the checksum field,
+                // when checksums are on, is zero.
+                if self.infinite_pending && !r.payload.is_empty() {
+                    let seq = r.seq_number;
+                    let dsn = self
+                        .tx
+                        .as_ref()
+                        .and_then(|t| t.mapping_at(seq))
+                        .map(|m| m.dsn + (seq - m.ssn) as u64);
+                    if let Some(dsn) = dsn {
+                        self.infinite_pending = false;
+                        self.mib.inc(Mib::InfiniteMapTx);
+                        let _ = r.mptcp.push(MptcpOption::Dss(Dss {
+                            data_fin: false,
+                            data_ack: None,
+                            mapping: Some(crate::wire::mptcp::DssMapping {
+                                dsn: DssSeq {
+                                    value: dsn.0,
+                                    wide: true,
+                                },
+                                ssn: (seq - self.sock.iss()) as u32,
+                                data_len: 0,
+                                checksum: self.csum.then_some(0),
+                            }),
+                        }));
+                    }
                 }
                 // Plain TCP: our DATA_FIN is the TCP FIN.
             }
