@@ -893,3 +893,44 @@ fn many_concurrent_connections_through_the_api() {
     // Every connection joined on path 1.
     assert_eq!(net.host(server).mib().get(Mib::MPJoinAckRx), N as u64);
 }
+
+// ---------------------------------------------------------------------------------
+// Impaired paths: loss, reordering, duplication, with and without checksums
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn impaired_paths_stay_byte_exact() {
+    for seed in 0..8u64 {
+        let csum = seed % 2 == 1;
+        let bytes = (3 * MIB, 2 * MIB);
+        let mut n = build(
+            200 + seed,
+            2,
+            |p| {
+                link(4 + 7 * u64::from(p), 40)
+                    .loss(0.02)
+                    .reorder(0.05, Duration::from_millis(4))
+                    .duplicate(0.005)
+            },
+            bytes,
+            Proto::Mptcp,
+            2,
+        );
+        n.net.host_mut(n.client).stack.set_checksum(csum);
+        run(&mut n, Instant::from_secs(60));
+        assert_exact(&n, bytes);
+        assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1, "seed {seed}");
+        for server in [false, true] {
+            // No mapping ever failed and nobody fell back or reset.
+            for m in [
+                Mib::DSSNotMatching,
+                Mib::DSSNoMatchTCP,
+                Mib::DataCsumErr,
+                Mib::DssFallback,
+                Mib::MPRstTx,
+            ] {
+                assert_eq!(mib(&n, server, m), 0, "seed {seed} server={server} {m:?}");
+            }
+        }
+    }
+}
