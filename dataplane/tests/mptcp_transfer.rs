@@ -169,6 +169,9 @@ fn one_path_byte_exact_both_directions() {
     assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 1);
     let c = n.net.host(n.client).app.conn().unwrap();
     assert!(!stack(&n, false).is_fallback(c));
+    // Closed and forgotten on both sides.
+    assert!(stack(&n, false).connections().is_empty());
+    assert!(stack(&n, true).connections().is_empty());
     assert_eq!(mib(&n, false, Mib::MPCapableDataFallback), 0);
     assert_eq!(mib(&n, true, Mib::DssFallback), 0);
 }
@@ -703,6 +706,15 @@ fn backup_flag_and_subflow_removal() {
     let conn = n.net.host(c).app.conn().unwrap();
     let subs = n.net.host(c).stack.subflows(conn);
     assert_eq!(subs.len(), 2);
+    // The summary the console shows: tokens agree across the two ends.
+    let cs = n.net.host(c).stack.conn_summary(conn).unwrap();
+    let sconn = n.net.host(s).app.conn().unwrap();
+    let ss = n.net.host(s).stack.conn_summary(sconn).unwrap();
+    assert_eq!((cs.subflows, ss.subflows), (2, 2));
+    assert_eq!(cs.local_token, ss.remote_token);
+    assert_eq!(cs.remote_token, ss.local_token);
+    assert!(!cs.fallback && cs.local_token.is_some());
+    assert_eq!(n.net.host(c).stack.connections(), vec![conn]);
     let join = subs[1].id;
     n.net
         .host_mut(c)
@@ -725,7 +737,6 @@ fn backup_flag_and_subflow_removal() {
     assert_eq!(mib(&n, false, Mib::MPPrioTx), 1);
     assert_eq!(mib(&n, true, Mib::MPPrioRx), 1);
     assert_eq!(mib(&n, true, Mib::MPRstRx), 1);
-    let _ = s;
 }
 
 /// Whether `frame` is a SYN (without ACK) carrying an MPTCP option.

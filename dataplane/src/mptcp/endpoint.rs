@@ -14,6 +14,8 @@
 //! | `poll_event() -> Event` | [`poll_event`](MptcpStack::poll_event) `-> MpEvent` |
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
+//! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
+//! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
 //!
@@ -76,6 +78,26 @@ pub enum MpEvent {
     SubflowClosed { conn: MpConn, id: u8 },
     /// The connection fell back to plain TCP.
     Fallback(MpConn),
+}
+
+/// What [`MptcpStack::conn_summary`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnSummary {
+    pub state: ConnState,
+    /// Plain TCP (never MPTCP, or fell back).
+    pub fallback: bool,
+    pub local_token: Option<u32>,
+    pub remote_token: Option<u32>,
+    /// DSS checksums in use.
+    pub checksum: bool,
+    pub local: Ipv4Addr,
+    pub remote: (Ipv4Addr, u16),
+    /// Subflows not closed.
+    pub subflows: usize,
+    /// Payload bytes pushed onto subflows (reinjections included).
+    pub bytes_sent: u64,
+    /// Payload bytes received on subflows (duplicates included).
+    pub bytes_received: u64,
 }
 
 /// Settings of an [`MptcpStack`].
@@ -456,6 +478,31 @@ impl MptcpStack {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<MpEvent> {
         self.events.pop_front()
+    }
+
+    /// Every live connection, in id order (for `show mptcp conns`).
+    pub fn connections(&self) -> Vec<MpConn> {
+        let mut v: Vec<MpConn> = self.conns.keys().map(|&id| MpConn(id)).collect();
+        v.sort();
+        v
+    }
+
+    /// A connection's summary: our and the peer's tokens (once MP_CAPABLE completed),
+    /// the initial local address and the remote address and port.
+    pub fn conn_summary(&self, c: MpConn) -> Option<ConnSummary> {
+        let x = self.conns.get(&c.0)?;
+        Some(ConnSummary {
+            state: x.state,
+            fallback: x.fallback,
+            local_token: x.mpc.map(|m| m.local.token),
+            remote_token: x.mpc.map(|m| m.remote.token),
+            checksum: x.mpc.is_some_and(|m| m.checksum),
+            local: x.local,
+            remote: x.remote,
+            subflows: x.live_subflows(),
+            bytes_sent: x.subflows.iter().map(|e| e.info.bytes_sent).sum(),
+            bytes_received: x.subflows.iter().map(|e| e.info.bytes_received).sum(),
+        })
     }
 
     /// The connection's subflows (closed ones included).
