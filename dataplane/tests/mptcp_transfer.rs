@@ -263,6 +263,9 @@ fn fallback_when_options_are_stripped_from_all_data() {
     assert!(fb(true) >= 1, "server did not fall back");
     assert!(fb(false) >= 1, "client did not fall back");
     n.net.run_for(Duration::from_secs(1));
+    // Both connections closed and are no longer counted.
+    assert_eq!(mib(&n, false, Mib::MPCurrEstab), 0);
+    assert_eq!(mib(&n, true, Mib::MPCurrEstab), 0);
 }
 
 #[test]

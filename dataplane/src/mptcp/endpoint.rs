@@ -890,7 +890,10 @@ impl MptcpStack {
                         conn.state = ConnState::Established;
                         self.events.push_back(MpEvent::Connected(MpConn(id)));
                     }
-                    self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    // A plain-TCP connection asked for (Proto::Tcp) did not fall back.
+                    if conn.proto == Proto::Mptcp {
+                        self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    }
                 }
                 let _ = sf_fallback;
             }
@@ -1052,7 +1055,9 @@ impl MptcpStack {
             return;
         };
         if conn.state != ConnState::Closed {
-            if conn.mpc.is_some() && !conn.fallback {
+            // Counted once MP_CAPABLE completed, fallen back or not (as Linux counts
+            // the MPTCP socket).
+            if conn.mpc.is_some() {
                 self.mib.dec(Mib::MPCurrEstab);
             }
             conn.state = ConnState::Closed;
