@@ -948,3 +948,39 @@ fn impaired_paths_stay_byte_exact() {
         }
     }
 }
+
+#[test]
+fn removed_address_closes_its_subflows() {
+    let bytes = (6 * MIB, 6 * MIB);
+    let mut n = build(
+        94,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let c = n.client;
+    n.net.run_while(Instant::from_secs(5), |net| {
+        let h = net.host(c);
+        h.app
+            .conn()
+            .is_none_or(|x| h.stack.subflows(x).iter().filter(|i| i.established).count() < 2)
+    });
+    n.net.run_for(Duration::from_millis(200));
+    let conn = n.net.host(c).app.conn().unwrap();
+    let join = n.net.host(c).stack.subflows(conn)[1];
+    assert_ne!(join.local_id, 0);
+    n.net
+        .host_mut(c)
+        .stack
+        .remove_address(conn, join.local_id)
+        .unwrap();
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::RmAddrTx), 1);
+    assert_eq!(mib(&n, true, Mib::RmAddr), 1);
+    // The path-1 subflow carried data before the removal; afterwards path 0 carried the
+    // rest, with the removed subflow's outstanding data reinjected.
+    assert!(mib(&n, false, Mib::MPTCPRetrans) >= 1);
+}

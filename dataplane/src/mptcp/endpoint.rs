@@ -549,6 +549,27 @@ impl MptcpStack {
         Ok(())
     }
 
+    /// Withdraws our address `local_id` from the connection (RFC 8684 §3.4.2): a
+    /// REMOVE_ADDR goes out on another subflow and our subflows from that address are
+    /// closed (reinjecting what they had outstanding).
+    pub fn remove_address(&mut self, c: MpConn, local_id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
+        let conn = self.conns.get(&c.0).ok_or(StackError::InvalidHandle)?;
+        let (using, others): (Vec<_>, Vec<_>) = conn
+            .subflows
+            .iter()
+            .filter(|e| !e.info.closed && e.info.established)
+            .partition(|e| e.info.local_id == local_id);
+        let carrier = others.first().ok_or(StackError::InvalidHandle)?.info.handle;
+        let using: Vec<u8> = using.iter().map(|e| e.info.id).collect();
+        self.stack
+            .with_transport(carrier, |sf| sf.send_rm_addr(local_id))?;
+        for id in using {
+            self.remove_subflow(c, id)?;
+        }
+        Ok(())
+    }
+
     /// Marks a subflow backup or not (MP_PRIO, RFC 8684 §3.3.8).
     pub fn set_backup(&mut self, c: MpConn, id: u8, backup: bool) -> Result<(), StackError> {
         self.touch(c.0);
@@ -959,7 +980,27 @@ impl MptcpStack {
                     }
                 }
             }
-            SubflowEvent::AddAddrEcho(_) | SubflowEvent::RemoveAddr(..) => {}
+            SubflowEvent::AddAddrEcho(_) => {}
+            SubflowEvent::RemoveAddr(ids, n) => {
+                // RFC 8684 §3.4.2: subflows using a removed address are closed (Linux
+                // resets them: mptcp_pm_nl_rm_subflow_received).
+                let ids = &ids[..n.min(8)];
+                let gone: Vec<ConnHandle> = conn
+                    .subflows
+                    .iter()
+                    .filter(|e| !e.info.closed && ids.contains(&e.info.remote_id))
+                    .filter(|e| e.info.id != 0 || conn.subflows.len() > 1)
+                    .map(|e| e.info.handle)
+                    .collect();
+                conn.mib.add(Mib::RmSubflow, gone.len() as u64);
+                self.mib.add(Mib::RmSubflow, gone.len() as u64);
+                for x in gone {
+                    let _ = self.stack.with_transport(x, |sf| {
+                        sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
+                    });
+                    self.subflow_closed(id, x);
+                }
+            }
             SubflowEvent::MpPrio(p) => {
                 if let Some(e) = conn.entry_mut(h) {
                     e.info.backup = p.backup;

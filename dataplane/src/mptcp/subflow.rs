@@ -56,7 +56,7 @@ use crate::stack::Transport;
 use crate::tcp::socket::{State, TcpError, TcpSocket};
 use crate::time::Instant;
 use crate::wire::mptcp::{
-    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption,
+    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption, RemoveAddr,
 };
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
@@ -148,6 +148,7 @@ impl core::fmt::Debug for Hs {
 #[derive(Debug, Default)]
 struct Pending {
     add_addr: Option<AddAddr>,
+    rm_addr: Option<u8>,
     mp_prio: Option<MpPrio>,
     mp_fail: Option<u64>,
     fastclose: Option<u64>,
@@ -209,6 +210,17 @@ pub struct Subflow {
     /// segment); a block is reused once the application has read all of it.
     arena: BytesMut,
 }
+
+/// Every address ID, for REMOVE_ADDR options that borrow their ID list.
+static ADDR_IDS: [u8; 256] = {
+    let mut a = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i] = i as u8;
+        i += 1;
+    }
+    a
+};
 
 /// Block size of the receive arena.
 const ARENA: usize = 256 * 1024;
@@ -442,6 +454,12 @@ impl Subflow {
     /// Queues an ADD_ADDR (or its echo).
     pub fn send_add_addr(&mut self, a: AddAddr) {
         self.pending.add_addr = Some(a);
+        self.sock.request_ack();
+    }
+
+    /// Queues a REMOVE_ADDR of our address `id` (RFC 8684 §3.4.2).
+    pub fn send_rm_addr(&mut self, id: u8) {
+        self.pending.rm_addr = Some(id);
         self.sock.request_ack();
     }
 
@@ -1267,6 +1285,13 @@ impl Subflow {
         if let Some(p) = self.pending.mp_prio.take() {
             let _ = r.mptcp.push(MptcpOption::MpPrio(p));
             self.mib.inc(Mib::MPPrioTx);
+        }
+        if let Some(id) = self.pending.rm_addr.take() {
+            let i = usize::from(id);
+            let _ = r.mptcp.push(MptcpOption::RemoveAddr(RemoveAddr {
+                addr_ids: &ADDR_IDS[i..i + 1],
+            }));
+            self.mib.inc(Mib::RmAddrTx);
         }
         if let Some(d) = self.pending.mp_fail.take() {
             let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));
