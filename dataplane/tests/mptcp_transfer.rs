@@ -193,6 +193,28 @@ fn two_paths_with_a_join_byte_exact_both_directions() {
     assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
     assert_eq!(mib(&n, false, Mib::MPJoinSynAckRx), 1);
     assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    // The events an application (or `pm monitor`) sees, in order.
+    use dataplane::mptcp::endpoint::MpEvent;
+    n.net.run_for(Duration::from_secs(1));
+    let cev = n.net.host(n.client).app.events();
+    let sev = n.net.host(n.server).app.events();
+    let cc = n.net.host(n.client).app.conn().unwrap();
+    let sc = n.net.host(n.server).app.conn().unwrap();
+    let pos = |ev: &[MpEvent], e: MpEvent| ev.iter().position(|x| *x == e);
+    let connected = pos(cev, MpEvent::Connected(cc)).expect("Connected");
+    let joined = pos(cev, MpEvent::SubflowEstablished { conn: cc, id: 1 }).expect("join");
+    let closed = pos(cev, MpEvent::Closed(cc)).unwrap_or_else(|| panic!("{cev:?}"));
+    assert!(connected < joined && joined < closed, "{cev:?}");
+    assert!(
+        pos(sev, MpEvent::Acceptable { port: PORT }).is_some(),
+        "{sev:?}"
+    );
+    assert!(
+        pos(sev, MpEvent::SubflowEstablished { conn: sc, id: 1 }).is_some(),
+        "{sev:?}"
+    );
+    assert!(pos(sev, MpEvent::Closed(sc)).is_some(), "{sev:?}");
+    assert!(!cev.iter().any(|e| matches!(e, MpEvent::Fallback(_))));
     // The slower path's data arrives out of order at the data level.
     assert!(mib(&n, true, Mib::OFOQueue) > 0);
     assert!(mib(&n, false, Mib::OFOQueue) > 0);

@@ -15,6 +15,7 @@
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
 //! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
+//! | | [`remove_address`](MptcpStack::remove_address) (REMOVE_ADDR), [`set_checksum`](MptcpStack::set_checksum) |
 //! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
