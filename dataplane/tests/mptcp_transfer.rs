@@ -1006,3 +1006,40 @@ fn removed_address_closes_its_subflows() {
     // rest, with the removed subflow's outstanding data reinjected.
     assert!(mib(&n, false, Mib::MPTCPRetrans) >= 1);
 }
+
+#[test]
+fn the_initial_subflow_can_go_the_join_carries_on() {
+    let bytes = (6 * MIB, 6 * MIB);
+    let mut n = build(
+        95,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let c = n.client;
+    n.net.run_while(Instant::from_secs(5), |net| {
+        let h = net.host(c);
+        h.app
+            .conn()
+            .is_none_or(|x| h.stack.subflows(x).iter().filter(|i| i.established).count() < 2)
+    });
+    n.net.run_for(Duration::from_millis(200));
+    let conn = n.net.host(c).app.conn().unwrap();
+    n.net.host_mut(c).stack.remove_subflow(conn, 0).unwrap();
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    // The server saw its initial subflow go (by our MP_TCPRST, or, when data was in
+    // flight, by the RST answering its challenge ACK: RFC 5961).
+    use dataplane::mptcp::endpoint::MpEvent;
+    let sc = n.net.host(n.server).app.conn().unwrap();
+    let sev = n.net.host(n.server).app.events();
+    assert!(
+        sev.contains(&MpEvent::SubflowClosed { conn: sc, id: 0 }),
+        "{sev:?}"
+    );
+    // After the removal only path 1 carried data.
+    let subs_closed = n.net.stats(n.links[1], Dir::Forward).delivered_bytes;
+    assert!(subs_closed > 3 * MIB, "{subs_closed}");
+}
