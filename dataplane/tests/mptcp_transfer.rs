@@ -1,6 +1,20 @@
 //! The MPTCP connection layer end to end in the simulator (issue 4's proofs): real
-//! [`MptcpStack`]s on hosts with one interface per path, a bulk application hashing
-//! both directions, and middleboxes/faults on the links.
+//! [`MptcpStack`]s on hosts with one interface per path (path p is 10.0.(p+1).0/24,
+//! client .1, server .2), a bulk application that sends a seeded stream and SHA-256
+//! hashes both directions, and middleboxes/faults on the links. Every transfer is
+//! deterministic (seeded network).
+//!
+//! | what | tests |
+//! | --- | --- |
+//! | MPTCP over 1, 2 and 4 paths, byte-exact both ways (up to 256 MiB each way) | `one_path_*`, `two_paths_*`, `four_paths_*` |
+//! | DSS checksums; impaired paths (loss, reordering, duplication) | `two_paths_with_dss_checksums`, `impaired_paths_stay_byte_exact` |
+//! | fallback: option 30 stripped from SYN/ACK, third ACK, all data; MPC SYNs dropped; plain TCP client | `fallback_*`, `mptcp_syns_dropped_*`, `plain_tcp_client_*` |
+//! | refused joins (unknown token, bad HMAC, limit) with MP_TCPRST, connection unharmed | `join_*` |
+//! | MP_FASTCLOSE mid-transfer; blackholed path (stale, reinjection) | `fastclose_*`, `a_blackholed_path_*` |
+//! | checksum failure: MP_FAIL + infinite mapping (1 subflow), reset (2 subflows) | `corrupted_payload_*` |
+//! | ADD_ADDR, MP_PRIO, REMOVE_ADDR, subflow removal, events | `announced_*`, `backup_*`, `removed_address_*`, `the_initial_subflow_*` |
+//! | Linux simult_flows.sh cases, efficiency printed (`--nocapture`) | `simult_flows_*` |
+//! | 24 concurrent connections through the bare API | `many_concurrent_*` |
 
 use core::net::{IpAddr, Ipv4Addr};
 
