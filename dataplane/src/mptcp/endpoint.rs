@@ -156,6 +156,9 @@ pub struct MptcpStack {
     pending_close: Vec<ConnHandle>,
     /// Connections to service at the end of this input (each listed once).
     touched: Vec<ConnId>,
+    /// Reused while draining a subflow.
+    ev_buf: Vec<SubflowEvent>,
+    rx_buf: Vec<(crate::seq::DataSeq, Bytes)>,
 }
 
 impl MptcpStack {
@@ -179,6 +182,8 @@ impl MptcpStack {
             timer: None,
             pending_close: Vec::new(),
             touched: Vec::new(),
+            ev_buf: Vec::new(),
+            rx_buf: Vec::new(),
         }
     }
 
@@ -663,15 +668,12 @@ impl MptcpStack {
                 continue;
             };
             c.touched = false;
-            let handles: Vec<ConnHandle> = c
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in handles {
-                let busy = self.stack.transport(h).is_some_and(|sf| sf.has_output());
-                if busy {
+            let mut i = 0;
+            while let Some(e) = self.conns.get(&id).and_then(|c| c.subflows.get(i)) {
+                let h = e.info.handle;
+                let live = !e.info.closed;
+                i += 1;
+                if live && self.stack.transport(h).is_some_and(|sf| sf.has_output()) {
                     self.drain_subflow(now, id, h);
                 }
             }
@@ -779,8 +781,11 @@ impl MptcpStack {
 
     /// Drains one subflow's events, data and counters into its connection.
     fn drain_subflow(&mut self, now: Instant, id: ConnId, h: ConnHandle) {
-        let mut evs = Vec::new();
-        let mut data: Vec<(crate::seq::DataSeq, Bytes)> = Vec::new();
+        // Reused buffers: no allocation per segment.
+        let mut evs = core::mem::take(&mut self.ev_buf);
+        let mut data = core::mem::take(&mut self.rx_buf);
+        evs.clear();
+        data.clear();
         let mut mib = MibCounters::new();
         let mut shared = None;
         let r = self.stack.with_transport(h, |sf| {
@@ -801,9 +806,10 @@ impl MptcpStack {
             return;
         };
         conn.mib.merge(&mib);
-        for ev in evs {
+        for ev in evs.drain(..) {
             self.subflow_event(now, id, h, ev, shared.clone(), sf_fallback);
         }
+        self.ev_buf = evs;
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -811,7 +817,7 @@ impl MptcpStack {
         if let Some(r) = conn.reasm.as_mut() {
             let ooo_before = r.stats().ofo_queue;
             let dup_before = r.stats().duplicate_data;
-            for (dsn, b) in data {
+            for (dsn, b) in data.drain(..) {
                 got += b.len() as u64;
                 r.insert(dsn, b);
             }
@@ -823,6 +829,8 @@ impl MptcpStack {
             self.mib
                 .add(Mib::DuplicateData, st.duplicate_data - dup_before);
         }
+        data.clear();
+        self.rx_buf = data;
         if let Some(e) = conn.entry_mut(h) {
             e.info.bytes_received += got;
         }

@@ -627,10 +627,12 @@ impl Subflow {
         let opts = seg.mptcp.as_slice();
         let synack = has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
         let plain_ack = !has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
-        let mut scratch_table: TokenTable<ConnId> = TokenTable::new();
+        // The handshake steps record keys in a token table; the real one belongs to the
+        // endpoint (it learns them from this subflow's events), so these steps get an
+        // empty stand-in (made only on the two segments that need it).
         self.hs = match core::mem::replace(&mut self.hs, Hs::Dead) {
             Hs::MpcSynSent(s) if synack && self.sock.state().is_synchronized() => {
-                match s.handle_synack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_synack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     SynAckOutcome::Established(a) => {
                         let mpc = *a.established();
                         self.establish_mpc(mpc);
@@ -658,7 +660,7 @@ impl Subflow {
                 }
             }
             Hs::MpcSynRcvd(s) if plain_ack && self.sock.state().is_synchronized() => {
-                match s.handle_ack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_ack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     ServerAckOutcome::Established { mpc, first_data } => {
                         self.establish_mpc(mpc);
                         if let (Some(fd), Some(rx)) = (first_data, self.rx.as_mut()) {
