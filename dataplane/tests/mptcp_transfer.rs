@@ -1057,3 +1057,42 @@ fn the_initial_subflow_can_go_the_join_carries_on() {
     let subs_closed = n.net.stats(n.links[1], Dir::Forward).delivered_bytes;
     assert!(subs_closed > 3 * MIB, "{subs_closed}");
 }
+
+#[test]
+fn redundant_and_round_robin_schedulers() {
+    for (seed, name) in [(111u64, "redundant"), (112, "roundrobin")] {
+        let bytes = (4 * MIB, 4 * MIB);
+        let mut n = build(
+            seed,
+            2,
+            |p| link(5 + 5 * u64::from(p), 50),
+            bytes,
+            Proto::Mptcp,
+            2,
+        );
+        for h in [n.client, n.server] {
+            assert!(n.net.host_mut(h).stack.set_default_scheduler(name));
+        }
+        let c = n.client;
+        n.net.run_while(Instant::from_secs(5), |net| {
+            net.host(c).app.conn().is_none()
+        });
+        let conn = n.net.host(c).app.conn().unwrap();
+        assert_eq!(n.net.host(c).stack.scheduler(conn), Some(name));
+        n.net.host_mut(c).stack.set_sched_hint(conn, 7).unwrap();
+        run(&mut n, Instant::from_secs(30));
+        assert_exact(&n, bytes);
+        let dups = mib(&n, true, Mib::DuplicateData);
+        if name == "redundant" {
+            // Ranges that went on both subflows (those with window room at the time):
+            // the receiver dropped the second copies.
+            assert!(dups > 0, "{name}: {dups}");
+        }
+        for l in &n.links {
+            assert!(
+                n.net.stats(*l, Dir::Forward).delivered_bytes > MIB,
+                "{name}"
+            );
+        }
+    }
+}

@@ -15,7 +15,7 @@
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
 //! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
-//! | | [`remove_address`](MptcpStack::remove_address) (REMOVE_ADDR), [`set_checksum`](MptcpStack::set_checksum) |
+//! | | [`remove_address`](MptcpStack::remove_address) (REMOVE_ADDR), [`set_checksum`](MptcpStack::set_checksum), [`set_scheduler`](MptcpStack::set_scheduler), [`set_sched_hint`](MptcpStack::set_sched_hint) |
 //! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
@@ -552,6 +552,37 @@ impl MptcpStack {
             sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
         })?;
         self.subflow_closed(c.0, h);
+        Ok(())
+    }
+
+    /// The scheduler of connections made from now on (`sched set`); false if `name` is
+    /// unknown.
+    pub fn set_default_scheduler(&mut self, name: &'static str) -> bool {
+        let ok = by_name(name).is_some();
+        if ok {
+            self.cfg.scheduler = name;
+        }
+        ok
+    }
+
+    /// Replaces the connection's scheduler by the native one called `name`
+    /// ([`crate::sched::by_name`]: "default", "roundrobin", "redundant").
+    pub fn set_scheduler(&mut self, c: MpConn, name: &str) -> Result<(), StackError> {
+        let s = by_name(name).ok_or(StackError::InvalidHandle)?;
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched = s;
+        Ok(())
+    }
+
+    /// The connection's scheduler name.
+    pub fn scheduler(&self, c: MpConn) -> Option<&'static str> {
+        self.conns.get(&c.0).map(|x| x.sched.name())
+    }
+
+    /// A hint the application passes to the scheduler (`SchedCtx::hint`, DESIGN.md §4).
+    pub fn set_sched_hint(&mut self, c: MpConn, hint: u64) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched_hint = hint;
         Ok(())
     }
 
