@@ -34,6 +34,24 @@
 //! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
 //! in [`MptcpOpener`]'s `accept_syn`; a subflow records the results of later handshake
 //! steps in its events and this endpoint updates the token table.
+//!
+//! # Driving it
+//!
+//! Like [`Stack`]: after frames (`handle_frame`), timers (`handle_timeout` at
+//! `poll_timeout`) and application calls, call `poll_transmit`. Application calls
+//! (`send`, `recv`, `close`, ...) take effect at once on the data level; their segments
+//! leave at the next `poll_transmit`. Only connections that something happened to are
+//! serviced (a subflow with output is reported `Readable` by the stack), so the cost per
+//! frame does not grow with the number of connections. Connection handles
+//! ([`MpConn`]) are never reused; a connection is forgotten once the application closed
+//! it and its subflows are gone (`state` then returns `None`).
+//!
+//! # Not implemented
+//!
+//! A data-level retransmission timer (Linux `__mptcp_retrans`; lost data is reinjected
+//! when its subflow goes stale, fails or is removed), MP_FASTCLOSE sent in its ACK form
+//! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
+//! MPTCP v0 connections (the handshake module speaks v0, this layer uses v1 keys only).
 
 use core::net::{IpAddr, Ipv4Addr};
 mod data;
