@@ -51,7 +51,7 @@
 //! A data-level retransmission timer (Linux `__mptcp_retrans`; lost data is reinjected
 //! when its subflow goes stale, fails or is removed), MP_FASTCLOSE sent in its ACK form
 //! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
-//! MPTCP v0 connections (the handshake module speaks v0, this layer uses v1 keys only).
+//! MPTCP v0 (RFC 6824) connections through this layer are untested.
 
 use core::net::{IpAddr, Ipv4Addr};
 mod data;
