@@ -1096,3 +1096,82 @@ fn redundant_and_round_robin_schedulers() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// On the wire
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn every_frame_fits_the_mtu_and_every_segment_carries_its_mptcp_options() {
+    use dataplane::mptcp::endpoint::MpEvent;
+    use dataplane::pcap::read::Capture;
+    use dataplane::sim::{Scope, Tap};
+    use dataplane::wire::mptcp::{MptcpOption, Version};
+    use dataplane::wire::tcp::{TcpFlags, TcpRepr};
+
+    let bytes = (3 * MIB, 3 * MIB);
+    let mut n = build(
+        121,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50).loss(0.005),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    // Checksums on: the largest DSS.
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    let cap = n.net.capture_memory(Scope::All, Tap::Send);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert!(!n
+        .net
+        .host(n.client)
+        .app
+        .events()
+        .iter()
+        .any(|e| matches!(e, MpEvent::Fallback(_))));
+    let data = n.net.capture_bytes(cap).unwrap();
+    // `MPDK_MPTCP_PCAP=<file>` keeps the capture (for Wireshark / tshark).
+    if let Ok(f) = std::env::var("MPDK_MPTCP_PCAP") {
+        std::fs::write(f, data).expect("write the capture");
+    }
+    let capture = Capture::parse(data).unwrap();
+    let (mut frames, mut data_segs, mut with_map, mut with_sack) = (0, 0, 0, 0);
+    for rec in capture.records() {
+        let rec = rec.unwrap();
+        frames += 1;
+        // Ethernet MTU 1500: frames of at most 1514 bytes (no FCS).
+        assert!(rec.data.len() <= 1514, "frame of {} bytes", rec.data.len());
+        let Ok(Some(t)) = dataplane::wire::frame::parse_ethernet(rec.data) else {
+            continue;
+        };
+        let r = TcpRepr::parse(&t.packet(), t.src_addr, t.dst_addr, true, Version::V1)
+            .expect("every segment parses and its checksum verifies");
+        assert_eq!(r.stats, Default::default(), "no malformed option");
+        if r.flags.contains(TcpFlags::RST) {
+            continue;
+        }
+        // Every segment of an MPTCP connection carries an MPTCP option (RFC 8684: the
+        // DSS with a DATA_ACK once established; MP_CAPABLE / MP_JOIN before).
+        assert!(
+            !r.mptcp.is_empty(),
+            "segment without MPTCP option: {:?}",
+            r.flags
+        );
+        if !r.payload.is_empty() {
+            data_segs += 1;
+            let mapped = r.mptcp.iter().any(|o| match o {
+                MptcpOption::Dss(d) => d.mapping.is_some(),
+                MptcpOption::MpCapable(m) => m.data_len.is_some(),
+                _ => false,
+            });
+            with_map += usize::from(mapped);
+        }
+        with_sack += usize::from(r.sack_ranges[0].is_some());
+    }
+    assert!(frames > 4000 && data_segs > 3000, "{frames} {data_segs}");
+    // Most data segments carry their mapping; those that left it out made room for SACK
+    // blocks (losses happened: SACK blocks went out).
+    assert!(with_map * 10 > data_segs * 8, "{with_map}/{data_segs}");
+    assert!(with_sack > 0);
+}
