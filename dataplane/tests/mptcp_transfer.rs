@@ -1175,3 +1175,30 @@ fn every_frame_fits_the_mtu_and_every_segment_carries_its_mptcp_options() {
     assert!(with_map * 10 > data_segs * 8, "{with_map}/{data_segs}");
     assert!(with_sack > 0);
 }
+
+#[test]
+fn closing_a_connection_that_never_connected() {
+    // No server: the SYN goes unanswered (a blackholed path).
+    let mut n = build(
+        131,
+        1,
+        |_| link(5, 100).blackhole(Instant::ZERO, Instant::from_secs(1000)),
+        (MIB, MIB),
+        Proto::Mptcp,
+        0,
+    );
+    let c = n.client;
+    n.net.run_for(Duration::from_millis(300));
+    let conn = n.net.host(c).app.conn().unwrap();
+    assert_eq!(
+        n.net.host(c).stack.state(conn),
+        Some(dataplane::mptcp::conn::ConnState::Connecting)
+    );
+    let now = n.net.now();
+    n.net.host_mut(c).stack.close(now, conn).unwrap();
+    n.net.run_for(Duration::from_millis(100));
+    // Given up at once and forgotten, its subflow handed back to the stack.
+    assert_eq!(n.net.host(c).stack.state(conn), None);
+    assert!(n.net.host(c).stack.connections().is_empty());
+    assert_eq!(n.net.host(c).stack.stack().connection_count(), 0);
+}

@@ -423,6 +423,16 @@ impl MptcpStack {
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         conn.released = true;
+        if conn.state == ConnState::Connecting {
+            // Nothing was exchanged: give the handshake up (as close() on a connecting
+            // socket does).
+            conn.error = Some(TcpError::Reset);
+            let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+            for h in hs {
+                let _ = self.stack.with_transport(h, |sf| sf.abort());
+            }
+            self.set_closed(c.0);
+        }
         self.pump(c.0, Some(now));
         self.maybe_finish(now, c.0);
         Ok(())
