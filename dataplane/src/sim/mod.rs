@@ -50,6 +50,7 @@ pub mod host;
 pub mod link;
 pub mod middlebox;
 pub mod rng;
+pub mod tcp_host;
 pub mod tcp_middlebox;
 pub mod toy;
 

@@ -17,8 +17,9 @@
 
 use crate::seq::SubflowSeq;
 
-/// How many SACKed ranges the scoreboard keeps.
-pub const SCOREBOARD_RANGES: usize = 32;
+/// How many SACKed ranges the scoreboard keeps: as many as the receiver's assembler
+/// can report ([`super::assembler::ASSEMBLER_RANGES`]). 8 KiB per connection.
+pub const SCOREBOARD_RANGES: usize = 1024;
 
 /// The most SACK blocks one TCP option can carry (RFC 2018 §3: 40 option bytes).
 pub const MAX_SACK_BLOCKS: usize = 4;

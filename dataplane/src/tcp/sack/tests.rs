@@ -282,15 +282,17 @@ fn no_new_recovery_until_recovery_point_is_covered_after_rto() {
 #[test]
 fn overflowing_blocks_are_counted_and_dropped() {
     let mut sb = Scoreboard::new(s(0), 10, 3);
-    for i in 0..SCOREBOARD_RANGES as u32 {
-        sb.update(s(0), &[b(100 + i * 20, 110 + i * 20)], s(10_000));
+    let n = SCOREBOARD_RANGES as u32;
+    let (far, nxt) = (200 + n * 20, 1_000 + n * 20);
+    for i in 0..n {
+        sb.update(s(0), &[b(100 + i * 20, 110 + i * 20)], s(nxt));
     }
     assert_eq!(sb.ranges().len(), SCOREBOARD_RANGES);
-    let r = sb.update(s(0), &[b(5000, 5010)], s(10_000));
+    let r = sb.update(s(0), &[b(far, far + 10)], s(nxt));
     assert_eq!(r.ignored_blocks, 1);
     assert_eq!(sb.overflows(), 1);
     // A block that merges needs no slot.
-    let r = sb.update(s(0), &[b(110, 120)], s(10_000));
+    let r = sb.update(s(0), &[b(110, 120)], s(nxt));
     assert_eq!(r.newly_sacked, 10);
     assert_eq!(sb.ranges().len(), SCOREBOARD_RANGES - 1);
 }
