@@ -78,6 +78,45 @@ fn check(what: &'static str, ret: i32) -> Result<i32, DpdkError> {
     }
 }
 
+/// The one line of `rte_eal_init`'s output that says why it failed: the first error
+/// DPDK logged (an unknown option, a device it could not parse or probe), else its
+/// FATAL line, without the `EAL: ` prefix.
+pub fn eal_failure_line(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let strip = |l: &str| {
+        l.trim_start_matches("EAL: ")
+            .trim_start_matches("FATAL: ")
+            .trim()
+            .to_string()
+    };
+    let interesting = |l: &&&str| {
+        let low = l.to_ascii_lowercase();
+        (low.contains("invalid")
+            || low.contains("unrecognized")
+            || low.contains("unknown")
+            || low.contains("failed")
+            || low.contains("cannot")
+            || low.contains("unable")
+            || low.contains("error")
+            || low.contains("not supported"))
+            && !low.starts_with("usage")
+    };
+    let first = lines.iter().find(interesting).map(|l| strip(l));
+    let fatal = lines
+        .iter()
+        .find(|l| l.contains("FATAL:"))
+        .map(|l| strip(l));
+    match (first, fatal) {
+        (Some(a), Some(b)) if a != b && !b.contains(&a) => Some(format!("{a} ({b})")),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
+}
+
 static EAL_UP: AtomicBool = AtomicBool::new(false);
 
 /// The initialised Environment Abstraction Layer. Dropping it calls `rte_eal_cleanup`.
@@ -85,6 +124,8 @@ static EAL_UP: AtomicBool = AtomicBool::new(false);
 pub struct Eal {
     /// Arguments EAL did not consume (those after `--`), for the application.
     pub app_args: Vec<String>,
+    /// What DPDK printed during `rte_eal_init` (captured; afterwards DPDK logs to stderr).
+    pub log: String,
 }
 
 impl Eal {
@@ -107,20 +148,34 @@ impl Eal {
             }
         };
         let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+        let mut log = vec![0u8; 64 * 1024];
         // SAFETY: argv holds pointers to NUL-terminated strings owned by `owned`, which
         // outlives the call; EAL may reorder the pointer array, which we own and do not
-        // read through afterwards except by index below.
-        let n = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        // read through afterwards except by index below. `log` is a writable buffer of
+        // the length given; the shim NUL-terminates what it writes.
+        let n = unsafe {
+            sys::mpdk_eal_init_captured(
+                argv.len() as i32,
+                argv.as_mut_ptr(),
+                log.as_mut_ptr() as *mut c_char,
+                log.len(),
+            )
+        };
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let log = String::from_utf8_lossy(&log[..end]).into_owned();
         if n < 0 {
             // EAL may not be re-initialised after a failed init either; keep the flag set.
-            return Err(DpdkError::EalInit(strerror(errno())));
+            let code = errno();
+            return Err(DpdkError::EalInit(
+                eal_failure_line(&log).unwrap_or_else(|| strerror(code)),
+            ));
         }
         let consumed = n as usize;
         let mut app_args: Vec<String> = args.iter().skip(consumed + 1).cloned().collect();
         if app_args.first().map(String::as_str) == Some("--") {
             app_args.remove(0);
         }
-        Ok(Eal { app_args })
+        Ok(Eal { app_args, log })
     }
 
     /// Number of ports DPDK probed.
