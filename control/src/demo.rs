@@ -131,13 +131,9 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
     let out = runtime::control_loop(&dpdk, worker, to, from, &opts);
     let client_r = out.results.iter().find(|(n, _)| *n == 0).map(|(_, r)| r);
     let server_r = out.results.iter().find(|(n, _)| *n == 1).map(|(_, r)| r);
-    let path_bytes: Vec<u64> = dpdk
-        .ports
-        .iter()
-        .map(|p| p.stats().obytes)
-        .collect::<Vec<_>>();
+    let path_packets: Vec<u64> = dpdk.ports.iter().map(|p| p.stats().opackets).collect();
     let (verified, why) = check(client_r, server_r, verify);
-    let summary = summary(client_r, server_r, verified, &path_bytes);
+    let summary = summary(client_r, server_r, verified, &path_packets);
     if verified {
         eprintln!("mpdk demo: verified: {why}");
     } else {
@@ -194,13 +190,13 @@ fn summary(
     c: Option<&ConnResult>,
     s: Option<&ConnResult>,
     verified: bool,
-    port_obytes: &[u64],
+    port_opackets: &[u64],
 ) -> Value {
     let bytes = s.map_or(0, |s| s.bytes_received);
     let seconds = s.map_or(0.0, |s| s.seconds);
     let gbps = s.map_or(0.0, ConnResult::gbps);
     let path = |i: usize, j: usize| {
-        port_obytes.get(i).copied().unwrap_or(0) + port_obytes.get(j).copied().unwrap_or(0)
+        port_opackets.get(i).copied().unwrap_or(0) + port_opackets.get(j).copied().unwrap_or(0)
     };
     json!({
         "verified": verified,
@@ -208,8 +204,8 @@ fn summary(
         "seconds": (seconds * 1e6).round() / 1e6,
         "gbps": (gbps * 1e3).round() / 1e3,
         "paths": [
-            {"name": "path1", "local": "10.0.1.1", "remote": "10.0.1.2", "bytes": path(0, 2)},
-            {"name": "path2", "local": "10.0.2.1", "remote": "10.0.2.2", "bytes": path(1, 3)},
+            {"name": "path1", "local": "10.0.1.1", "remote": "10.0.1.2", "packets": path(0, 2)},
+            {"name": "path2", "local": "10.0.2.1", "remote": "10.0.2.2", "packets": path(1, 3)},
         ],
         "client": c.map_or(Value::Null, crate::json::conn_result),
         "server": s.map_or(Value::Null, crate::json::conn_result),

@@ -41,6 +41,12 @@ pub fn engine_config(cfg: &AppConfig) -> EngineConfig {
 /// Runs the console on the probed ports; returns the exit status.
 pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
     let eal = runtime::init_eal(&cfg.eal_args)?;
+    if std::env::var_os("MPDK_EAL_LOG").is_some() {
+        eprint!("{}", eal.log);
+    }
+    if let Some(f) = dataplane::nic::dpdk::probe_failures(&eal.log).first() {
+        return Err(format!("DPDK device {f}"));
+    }
     let n = eal.port_count();
     if n == 0 {
         return Err("no DPDK ports: give a device (--vdev ... or -a PCI) before --".into());

@@ -420,7 +420,7 @@ pub fn control_loop(
 ) -> LoopOutcome {
     let start = StdInstant::now();
     let mut out = LoopOutcome::default();
-    let mut rates = RateTracker::default();
+    let mut rates = RateTracker::new(start);
     let mut next_stats = opts.stats_period.map(|p| start + p);
     let mut deadline = opts.duration.map(|d| start + d);
     let lines = if opts.interactive {
@@ -432,7 +432,19 @@ pub fn control_loop(
     };
     // A snapshot was asked for: for the statistics line (None) or a command.
     let mut pending: Vec<Option<Command>> = Vec::new();
-    let mut prev_paths: Option<(StdInstant, Vec<u64>)> = None;
+    let path_packets = || -> Vec<u64> {
+        opts.paths
+            .iter()
+            .map(|(_, ps)| {
+                ps.iter()
+                    .filter_map(|&i| dpdk.ports.get(i))
+                    .map(|p| p.stats().opackets)
+                    .sum()
+            })
+            .collect()
+    };
+    // Paths are counted in packets: virtual PMDs (ring) count no bytes.
+    let mut prev_paths: Option<(StdInstant, Vec<u64>)> = Some((start, path_packets()));
     loop {
         let now = StdInstant::now();
         let wake = [next_stats, deadline].into_iter().flatten().min();
@@ -469,20 +481,16 @@ pub fn control_loop(
                                 eprintln!("{l}");
                             }
                             if !opts.paths.is_empty() {
-                                let bytes: Vec<u64> = opts
-                                    .paths
-                                    .iter()
-                                    .map(|(_, ps)| ps.iter().filter_map(|&i| dpdk.ports.get(i)).map(|p| p.stats().obytes).sum())
-                                    .collect();
-                                if let Some((t0, b0)) = &prev_paths {
+                                let now_packets = path_packets();
+                                if let Some((t0, p0)) = &prev_paths {
                                     let dt = at.duration_since(*t0).as_secs_f64().max(1e-9);
                                     let mut l = format!("[{elapsed:7.1}s] paths:");
-                                    for (((name, _), b), p) in opts.paths.iter().zip(&bytes).zip(b0) {
-                                        l.push_str(&format!("  {name} {:6.2} Gbit/s", b.saturating_sub(*p) as f64 * 8.0 / dt / 1e9));
+                                    for (((name, _), n), p) in opts.paths.iter().zip(&now_packets).zip(p0) {
+                                        l.push_str(&format!("  {name} {:8.1} kpps", n.saturating_sub(*p) as f64 / dt / 1e3));
                                     }
                                     eprintln!("{l}");
                                 }
-                                prev_paths = Some((at, bytes));
+                                prev_paths = Some((at, now_packets));
                             }
                         }
                         Some(cmd) => {

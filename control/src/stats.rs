@@ -40,6 +40,14 @@ pub struct RateTracker {
 }
 
 impl RateTracker {
+    /// A tracker whose first rates are counted from `start` (every byte count zero).
+    pub fn new(start: std::time::Instant) -> RateTracker {
+        RateTracker {
+            prev_at: Some(start),
+            ..RateTracker::default()
+        }
+    }
+
     /// Lines for the snapshot taken at `at` (`elapsed` is the time since start, for the
     /// line prefix): one per subflow with its send and receive rates since the previous
     /// snapshot, RTT and congestion window, and the host's retransmitted segments.
@@ -144,8 +152,8 @@ mod tests {
 
     #[test]
     fn rate_from_two_snapshots() {
-        let mut t = RateTracker::default();
         let t0 = std::time::Instant::now();
+        let mut t = RateTracker::new(t0);
         let first = t.lines(&[node(0, 0)], t0, 0.0);
         assert!(first[0].contains("tx   0.00 Gbit/s"), "{}", first[0]);
         // 125 MB in half a second: 2 Gbit/s.

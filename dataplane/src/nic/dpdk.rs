@@ -79,42 +79,84 @@ fn check(what: &'static str, ret: i32) -> Result<i32, DpdkError> {
 }
 
 /// The one line of `rte_eal_init`'s output that says why it failed: the first error
-/// DPDK logged (an unknown option, a device it could not parse or probe), else its
-/// FATAL line, without the `EAL: ` prefix.
+/// DPDK or getopt printed (an unknown option, a device it could not parse), else its
+/// FATAL line, without the `EAL: ` and program-name prefixes.
 pub fn eal_failure_line(log: &str) -> Option<String> {
+    let strip = |l: &str| {
+        let l = l.trim();
+        let l = l.strip_prefix("EAL: ").unwrap_or(l);
+        let l = l.strip_prefix("FATAL: ").unwrap_or(l);
+        // getopt's messages start with the program name.
+        match l.split_once(": ") {
+            Some((p, rest)) if !p.contains(' ') && rest.contains("option") => rest.to_string(),
+            _ => l.to_string(),
+        }
+    };
+    // Log lines (`EAL: ...`, `driver_fn(): ...`) and getopt's `prog: ...`, not the
+    // usage text EAL prints after a bad option (indented, or `[NOTE: ...]`).
+    let is_message = |l: &str| {
+        l.starts_with("EAL: ")
+            || l.contains("(): ")
+            || (!l.starts_with(char::is_whitespace)
+                && !l.starts_with("Usage")
+                && !l.starts_with('[')
+                && l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.ends_with(':')))
+    };
+    let interesting = |l: &str| {
+        let low = l.to_ascii_lowercase();
+        [
+            "invalid",
+            "unrecognized",
+            "unknown",
+            "failed",
+            "cannot",
+            "unable",
+            "error",
+            "not supported",
+            "requires an argument",
+        ]
+        .iter()
+        .any(|w| low.contains(w))
+            && !low.contains("mp action callback")
+            && is_message(l)
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .find(|l| interesting(l))
+        .or_else(|| lines.iter().find(|l| l.contains("FATAL:")))
+        .map(|l| strip(l))
+}
+
+/// Devices that failed to probe during a successful `rte_eal_init` (DPDK carries on
+/// without them): one line per device, the driver's reason first.
+pub fn probe_failures(log: &str) -> Vec<String> {
     let lines: Vec<&str> = log
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let strip = |l: &str| {
-        l.trim_start_matches("EAL: ")
-            .trim_start_matches("FATAL: ")
-            .trim()
-            .to_string()
-    };
-    let interesting = |l: &&&str| {
-        let low = l.to_ascii_lowercase();
-        (low.contains("invalid")
-            || low.contains("unrecognized")
-            || low.contains("unknown")
-            || low.contains("failed")
-            || low.contains("cannot")
-            || low.contains("unable")
-            || low.contains("error")
-            || low.contains("not supported"))
-            && !low.starts_with("usage")
-    };
-    let first = lines.iter().find(interesting).map(|l| strip(l));
-    let fatal = lines
-        .iter()
-        .find(|l| l.contains("FATAL:"))
-        .map(|l| strip(l));
-    match (first, fatal) {
-        (Some(a), Some(b)) if a != b && !b.contains(&a) => Some(format!("{a} ({b})")),
-        (Some(a), _) => Some(a),
-        (None, b) => b,
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(pos) = l.find("failed to initialize ") {
+            let dev = l[pos + "failed to initialize ".len()..]
+                .trim_end_matches(" device")
+                .to_string();
+            let reason = lines[..i]
+                .iter()
+                .rev()
+                .take(3)
+                .find(|p| !p.contains("mp action callback") && !p.starts_with("EAL:"))
+                .map(|p| p.to_string());
+            out.push(match reason {
+                Some(r) => format!("{dev}: {r}"),
+                None => format!("{dev}: probe failed"),
+            });
+        }
     }
+    out
 }
 
 static EAL_UP: AtomicBool = AtomicBool::new(false);
