@@ -46,7 +46,7 @@ pub struct EngineConfig {
     pub count: u32,
     /// Hash both directions with SHA-256.
     pub verify: bool,
-    /// Abort once sent + received reaches this.
+    /// Abort once bytes acknowledged by the peer plus bytes received reach this.
     pub abort_after: Option<u64>,
     pub proto: Proto,
 }
@@ -416,7 +416,10 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
             c.last_subflows.clone_from(&self.scratch);
         }
         if let Some(limit) = cfg.abort_after {
-            if c.sent + c.received >= limit {
+            // Counted on what the peer acknowledged, so it has really seen `limit`
+            // bytes (not just our send buffer filling up).
+            let acked = c.sent.saturating_sub(host.unacked(h));
+            if acked + c.received >= limit {
                 return Some(self.finish(i, now, host, None, true));
             }
         }

@@ -79,6 +79,8 @@ pub trait AppHost: FrameHost {
     fn status(&self, c: Self::Conn) -> ConnStatus;
     /// The peer closed and all its data was read.
     fn recv_finished(&self, c: Self::Conn) -> bool;
+    /// Bytes taken by `send` and not yet acknowledged by the peer.
+    fn unacked(&self, c: Self::Conn) -> u64;
     /// Our half-close was acknowledged (FIN or DATA_FIN).
     fn send_finished(&self, c: Self::Conn) -> bool;
     /// The protocol the connection ended up with (MPTCP may fall back to TCP).
@@ -228,6 +230,10 @@ impl AppHost for TcpAppHost {
 
     fn recv_finished(&self, c: ConnHandle) -> bool {
         self.stack.recv_finished(c)
+    }
+
+    fn unacked(&self, c: ConnHandle) -> u64 {
+        self.stack.transport(c).map_or(0, |s| s.send_queue() as u64)
     }
 
     fn send_finished(&self, c: ConnHandle) -> bool {

@@ -69,7 +69,7 @@ mod tests {
         ConnResult {
             role: "client",
             proto_used: Proto::Tcp,
-            bytes_sent: 1000,
+            bytes_sent: 125_000_000,
             bytes_received: 0,
             sha256_sent: verify.then(|| "ab".repeat(32)),
             sha256_received: verify.then(|| "cd".repeat(32)),
@@ -112,7 +112,8 @@ mod tests {
                 "counters"
             ]
         );
-        assert_eq!(v["gbps"], json!(0.000016));
+        // 125 MB in 0.5 s.
+        assert_eq!(v["gbps"], json!(2.0));
         let s = &v["subflows"][0];
         let skeys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
