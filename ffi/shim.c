@@ -83,3 +83,6 @@ int mpdk_eal_init_captured(int argc, char **argv, char *buf, size_t len)
 	rte_errno = err;
 	return ret;
 }
+
+uint32_t mpdk_log_global_level(void) { return rte_log_get_global_level(); }
+void mpdk_set_log_global_level(uint32_t level) { rte_log_set_global_level(level); }

@@ -52,7 +52,7 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
     let eal = runtime::init_eal(&eal_args)?;
     let (a0, b0) = ring_link("path1", 1, 4096).map_err(|e| format!("ring link: {e}"))?;
     let (a1, b1) = ring_link("path2", 1, 4096).map_err(|e| format!("ring link: {e}"))?;
-    let dpdk = runtime::start_ports(eal, Some(vec![a0, a1, b0, b1]))?;
+    let dpdk = runtime::start_ports(eal, &eal_args, Some(vec![a0, a1, b0, b1]))?;
 
     let verify = cfg.verify == Verify::Sha256;
     let bytes = if cfg.duration.is_some() {

@@ -59,8 +59,13 @@ pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
             ));
         }
     }
-    let dpdk = runtime::start_ports(eal, None)?;
-    runtime::wait_links(&dpdk.ports, StdDuration::from_secs(2));
+    let mut dpdk = runtime::start_ports(eal, &cfg.eal_args, None)?;
+    runtime::wait_links(
+        &mut dpdk.ports,
+        &cfg.eal_args,
+        StdDuration::from_secs(2),
+        StdDuration::from_secs(3600),
+    )?;
 
     let mut host = TcpAppHost::new(console_stack_config(seed()));
     let mut addrs_text = Vec::new();

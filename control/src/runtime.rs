@@ -151,7 +151,7 @@ pub fn init_eal(args: &[String]) -> Result<Eal, RunError> {
 }
 
 /// Creates the mempool and starts `ids` (every port when `None`).
-pub fn start_ports(eal: Eal, ids: Option<Vec<u16>>) -> Result<Dpdk, RunError> {
+pub fn start_ports(eal: Eal, eal_args: &[String], ids: Option<Vec<u16>>) -> Result<Dpdk, RunError> {
     let ids = ids.unwrap_or_else(|| (0..eal.port_count()).collect());
     let pool = Arc::new(
         Mempool::new("mpdk_pool", POOL_MBUFS, 256, MBUF_DATA_ROOM)
@@ -160,23 +160,81 @@ pub fn start_ports(eal: Eal, ids: Option<Vec<u16>>) -> Result<Dpdk, RunError> {
     let cfg = PortConfig::default();
     let mut ports = Vec::new();
     for id in ids {
-        let p = Port::start(id, &cfg, &pool).map_err(|e| format!("port {id}: {e}"))?;
+        // A memif client cannot start before its server exists: keep it configured and
+        // let `wait_links` retry.
+        let (p, err) = dataplane::nic::dpdk::with_quiet_log(|| Port::configure(id, &cfg, &pool))
+            .map_err(|e| format!("port {id}: {e}"))?;
+        if let Some(e) = err {
+            if !is_memif_client(eal_args, &p.name()) {
+                return Err(format!("port {id}: {e}"));
+            }
+        }
         ports.push(Arc::new(p));
     }
     Ok(Dpdk { ports, pool, eal })
 }
 
-/// Waits (at most `limit`) for the links of ports whose driver reports link state
-/// promptly; memif links come up only when the peer connects, so they are not waited
-/// for (the connector retries instead).
-pub fn wait_links(ports: &[Arc<Port>], limit: StdDuration) {
-    let deadline = StdInstant::now() + limit;
-    while StdInstant::now() < deadline {
-        let down = ports
-            .iter()
-            .any(|p| !p.link().up && !p.driver().contains("memif"));
-        if !down {
-            return;
+/// Whether the EAL arguments make port `name` a memif client (`--vdev
+/// net_memifN,role=client,...`).
+pub fn is_memif_client(eal_args: &[String], name: &str) -> bool {
+    eal_args.iter().any(|a| {
+        let dev = a.strip_prefix("--vdev=").unwrap_or(a);
+        let mut parts = dev.split(',');
+        parts.next() == Some(name) && parts.any(|p| p == "role=client")
+    })
+}
+
+/// Brings the links up before the worker starts: waits (at most `limit`) for ports
+/// whose driver reports link state promptly; memif server links come up only when a
+/// client connects, so they are not waited for. A memif client whose server is not
+/// there yet is restarted (which reconnects) every 200 ms until its link is up, for as
+/// long as `client_limit`.
+pub fn wait_links(
+    ports: &mut [Arc<Port>],
+    eal_args: &[String],
+    limit: StdDuration,
+    client_limit: StdDuration,
+) -> Result<(), RunError> {
+    let start = StdInstant::now();
+    let mut last_restart = start;
+    let mut said = false;
+    loop {
+        let mut waiting = false;
+        for p in ports.iter_mut() {
+            if p.link().up {
+                continue;
+            }
+            if p.driver().contains("memif") {
+                let name = p.name();
+                if !is_memif_client(eal_args, &name) {
+                    continue;
+                }
+                if start.elapsed() > client_limit {
+                    return Err(format!(
+                        "port {} ({name}): no memif server answered",
+                        p.id()
+                    ));
+                }
+                if !said {
+                    eprintln!("mpdk: waiting for the memif server of {name}");
+                    said = true;
+                }
+                if last_restart.elapsed() >= StdDuration::from_millis(200) {
+                    if let Some(port) = Arc::get_mut(p) {
+                        // Fails (EPERM) while the server's socket is not there yet.
+                        let _ = dataplane::nic::dpdk::with_quiet_log(|| port.restart());
+                    }
+                }
+                waiting = true;
+            } else if start.elapsed() < limit {
+                waiting = true;
+            }
+        }
+        if last_restart.elapsed() >= StdDuration::from_millis(200) {
+            last_restart = StdInstant::now();
+        }
+        if !waiting {
+            return Ok(());
         }
         std::thread::sleep(StdDuration::from_millis(10));
     }

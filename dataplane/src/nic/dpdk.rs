@@ -241,6 +241,19 @@ impl Drop for Eal {
     }
 }
 
+/// Runs `f` with DPDK's logging limited to emergencies (to retry something whose
+/// failures DPDK would log each time, such as a memif client's connect).
+pub fn with_quiet_log<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: reads/sets a global integer in the EAL's log state.
+    let old = unsafe { sys::mpdk_log_global_level() };
+    // SAFETY: as above; 1 is RTE_LOG_EMERG.
+    unsafe { sys::mpdk_set_log_global_level(1) };
+    let r = f();
+    // SAFETY: as above.
+    unsafe { sys::mpdk_set_log_global_level(old) };
+    r
+}
+
 /// Reads the time-stamp counter.
 pub fn rdtsc() -> u64 {
     // SAFETY: reads the CPU's TSC; no memory is touched.
@@ -443,11 +456,32 @@ pub struct Port {
     driver: String,
     tx_csum: bool,
     rx_csum: bool,
+    promiscuous: bool,
 }
 
 impl Port {
     /// Configures and starts port `id` with `cfg`; RX queues take mbufs from `pool`.
     pub fn start(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Port, DpdkError> {
+        let mut port = Port::setup(id, cfg, pool)?;
+        port.start_device()?;
+        Ok(port)
+    }
+
+    /// Configures port `id` like [`Port::start`], then tries to start it: a start that
+    /// fails leaves a configured port (to [`restart`](Self::restart) later: a memif
+    /// client whose server is not up yet) and its error.
+    pub fn configure(
+        id: u16,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<(Port, Option<DpdkError>), DpdkError> {
+        let mut port = Port::setup(id, cfg, pool)?;
+        let e = port.start_device().err();
+        Ok((port, e))
+    }
+
+    /// Configures port `id` and its queues, without starting it.
+    fn setup(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Port, DpdkError> {
         // SAFETY: plain query on a port number.
         if unsafe { sys::rte_eth_dev_is_valid_port(id) } == 0 {
             return Err(DpdkError::NoSuchPort(id));
@@ -503,22 +537,54 @@ impl Port {
                 sys::rte_eth_tx_queue_setup(id, q, cfg.tx_desc, socket, core::ptr::null())
             })?;
         }
-        // SAFETY: the port is configured with its queues.
-        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
-        if cfg.promiscuous {
-            // SAFETY: the port is started. Some virtual PMDs cannot; that is not fatal.
-            let _ = unsafe { sys::rte_eth_promiscuous_enable(id) };
-        }
         Ok(Port {
             id,
             driver,
             tx_csum,
             rx_csum,
+            promiscuous: cfg.promiscuous,
         })
+    }
+
+    fn start_device(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: the port is configured with its queues; we hold it exclusively.
+        check("rte_eth_dev_start", unsafe {
+            sys::rte_eth_dev_start(self.id)
+        })?;
+        if self.promiscuous {
+            // SAFETY: the port is started. Some virtual PMDs cannot; that is not fatal.
+            let _ = unsafe { sys::rte_eth_promiscuous_enable(self.id) };
+        }
+        Ok(())
     }
 
     pub fn id(&self) -> u16 {
         self.id
+    }
+
+    /// The device name (`net_memif0`, a PCI address, ...).
+    pub fn name(&self) -> String {
+        let mut buf = [0 as c_char; 64];
+        // SAFETY: the port is valid; buf has room for RTE_ETH_NAME_MAX_LEN (64) bytes
+        // and DPDK NUL-terminates what it writes.
+        let r = unsafe { sys::rte_eth_dev_get_name_by_port(self.id, buf.as_mut_ptr()) };
+        if r != 0 {
+            return String::new();
+        }
+        // SAFETY: NUL-terminated by DPDK within buf.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Stops and starts the port again (a memif client connects on start; this retries
+    /// a connection to a server that was not there yet). `&mut`: nobody else may be
+    /// using the port's queues meanwhile.
+    pub fn restart(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: the port is valid and configured; we hold the only reference, so no
+        // burst runs on its queues during the stop.
+        unsafe { sys::rte_eth_dev_stop(self.id) };
+        self.start_device()
     }
 
     /// The PMD's name (e.g. `net_ring`, `net_af_packet`).
