@@ -303,17 +303,31 @@ pub struct WorkerSetup {
     pub paused: bool,
 }
 
-/// Starts the worker thread.
+/// Starts the worker thread on every port of `dpdk`.
 pub fn spawn_worker<H: Apps>(
     host: H,
     dpdk: &Dpdk,
     setup: WorkerSetup,
 ) -> (JoinHandle<()>, Sender<ToWorker>, Receiver<FromWorker>) {
+    spawn_worker_on(
+        host,
+        dpdk.ports.clone(),
+        dpdk.pool.clone(),
+        TscClock::new(dpdk.eal.tsc_hz()),
+        setup,
+    )
+}
+
+/// Starts a worker thread on `ports` (the host's interface `i` is `ports[i]`).
+pub fn spawn_worker_on<H: Apps>(
+    host: H,
+    ports: Vec<Arc<Port>>,
+    pool: Arc<Mempool>,
+    clock: TscClock,
+    setup: WorkerSetup,
+) -> (JoinHandle<()>, Sender<ToWorker>, Receiver<FromWorker>) {
     let (to_tx, to_rx) = unbounded();
     let (from_tx, from_rx) = unbounded();
-    let ports = dpdk.ports.clone();
-    let pool = dpdk.pool.clone();
-    let clock = TscClock::new(dpdk.eal.tsc_hz());
     let handle = std::thread::Builder::new()
         .name("mpdk-worker".into())
         .spawn(move || {
