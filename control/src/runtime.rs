@@ -240,10 +240,23 @@ pub fn wait_links(
     }
 }
 
+/// The MAC the host uses on `port`: the port's own, or for virtual ports that have
+/// none (ring ports report 00:00:00:00:00:00) a locally administered one made from the
+/// port id.
+pub fn port_mac(port: &Port) -> [u8; 6] {
+    let m = port.mac();
+    if m == [0; 6] {
+        let id = port.id().to_be_bytes();
+        [0x02, 0x6d, 0x70, 0x64, id[0], id[1]]
+    } else {
+        m
+    }
+}
+
 /// The interface of a port with its addresses.
 pub fn interface(port: &Port, addrs: &[Ipv4Cidr]) -> Interface {
     Interface {
-        mac: EthernetAddress(port.mac()),
+        mac: EthernetAddress(port_mac(port)),
         addrs: addrs.to_vec(),
         gateway: None,
     }
@@ -436,7 +449,7 @@ fn port_views(dpdk: &Dpdk, addrs: &[Vec<String>]) -> Vec<PortView> {
             PortView {
                 id: p.id(),
                 driver: p.driver().to_string(),
-                mac: p.mac(),
+                mac: port_mac(p),
                 link_up: l.up,
                 speed_mbps: l.speed_mbps,
                 addrs: addrs.get(i).cloned().unwrap_or_default(),

@@ -153,3 +153,65 @@ fn embedded_demo_for_a_duration() {
         "{err}"
     );
 }
+
+#[test]
+fn interactive_prompt_answers_testpmd_basics() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpdk"))
+        .args(["-i", "--bytes", "64G"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut say = |line: &str, pause_ms: u64| {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+    };
+    say("help", 0);
+    say("show port info all", 500);
+    say("show mptcp conns", 100);
+    say("show mptcp subflows", 100);
+    say("stop", 300);
+    say("clear port stats all", 300);
+    // Paused: the windows close, only the odd zero-window probe moves.
+    say("show port stats all", 0);
+    say("show mptcp counters", 100);
+    say("no such command", 0);
+    say("start", 300);
+    say("quit", 0);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("show mptcp subflows"), "help text: {err}");
+    assert!(err.contains("Driver name: net_ring"), "{err}");
+    assert!(err.contains("MAC address: 02:6D:70:64:00:00"), "{err}");
+    assert!(err.contains("IPv4 addresses: 10.0.2.2/24"), "{err}");
+    assert!(
+        err.contains("client conn 0: client tcp 10.0.1.1:"),
+        "conns: {err}"
+    );
+    assert!(
+        err.contains("server conn 0 sf0 10.0.1.2:5201 -> 10.0.1.1:"),
+        "{err}"
+    );
+    assert!(err.contains("application stopped"), "{err}");
+    assert!(err.contains("port statistics cleared"), "{err}");
+    assert!(err.contains("TcpPassiveOpens"), "{err}");
+    assert!(err.contains("bad command 'no such command'"), "{err}");
+    // The port stats shown right after clearing, while stopped, are (nearly) zero.
+    let after_clear = &err[err.find("port statistics cleared").unwrap()..];
+    let block = &after_clear[..after_clear.find("client:").unwrap_or(after_clear.len())];
+    assert!(block.contains("NIC statistics for port 0"), "{block}");
+    for l in block.lines().filter(|l| l.contains("TX-packets:")) {
+        let n: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(n < 10, "{l}");
+    }
+    // Quit before 64 GiB: not verified, non-zero exit.
+    assert!(err.contains("NOT verified"), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+}
