@@ -390,7 +390,7 @@ fn worker_loop<H: Apps>(
         } else {
             0
         };
-        if idle > 0 || iter % 64 == 0 {
+        if idle > 0 || iter.is_multiple_of(64) {
             match rx.try_recv() {
                 Ok(ToWorker::Pause(p)) => w.host_mut().set_paused(p),
                 Ok(ToWorker::FinishSending) => w.host_mut().finish_sending(),
