@@ -71,6 +71,9 @@ pub struct Probe {
 pub struct ArpCache {
     cfg: ArpConfig,
     entries: HashMap<Ipv4Addr, Entry>,
+    /// The earliest request due (kept current on every change, so the per-frame
+    /// [`poll_timeout`](Self::poll_timeout) does not scan the table).
+    next: Option<Instant>,
 }
 
 impl ArpCache {
@@ -79,6 +82,7 @@ impl ArpCache {
         ArpCache {
             cfg,
             entries: HashMap::new(),
+            next: None,
         }
     }
 
@@ -94,6 +98,7 @@ impl ArpCache {
                         next_probe: now,
                         probes: 0,
                     };
+                    self.next = Some(self.next.map_or(now, |n| n.min(now)));
                 }
                 Some(e.mac)
             }
@@ -129,6 +134,9 @@ impl ArpCache {
             },
             queue: Vec::new(),
         });
+        if let State::Incomplete { next_probe, .. } = e.state {
+            self.next = Some(self.next.map_or(next_probe, |n| n.min(next_probe)));
+        }
         let queued: usize = e.queue.iter().map(Vec::len).sum();
         if queued + frame.len() > self.cfg.queue_bytes {
             return false;
@@ -155,11 +163,15 @@ impl ArpCache {
         let until = now + self.cfg.reachable_time;
         match self.entries.get_mut(&ip) {
             Some(e) => {
+                let was_waiting = !matches!(e.state, State::Reachable { .. });
                 e.mac = mac;
                 e.iface = iface;
                 e.state = State::Reachable { until };
                 for f in e.queue.drain(..) {
                     ready.push((iface, f));
+                }
+                if was_waiting {
+                    self.next = self.scan_next();
                 }
             }
             None if create => {
@@ -179,6 +191,10 @@ impl ArpCache {
 
     /// When a request is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next
+    }
+
+    fn scan_next(&self) -> Option<Instant> {
         self.entries
             .values()
             .filter_map(|e| match e.state {
@@ -224,6 +240,7 @@ impl ArpCache {
             });
             true
         });
+        self.next = self.scan_next();
     }
 
     /// Number of entries (any state).
