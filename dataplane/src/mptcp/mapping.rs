@@ -440,6 +440,8 @@ pub struct RxMapper {
     hold: Vec<u8>,
     max_pending: usize,
     stats: RxMapStats,
+    /// The payload of the last mapping whose checksum failed.
+    failed: Option<(DataSeq, Vec<u8>)>,
 }
 
 impl RxMapper {
@@ -469,6 +471,7 @@ impl RxMapper {
                 Vec::new()
             },
             stats: RxMapStats::default(),
+            failed: None,
         }
     }
 
@@ -677,7 +680,10 @@ impl RxMapper {
                         out(dsn, &self.hold);
                         self.hold.clear();
                     } else {
-                        self.hold.clear();
+                        // Kept for the caller: after MP_FAIL with a single subflow the
+                        // data is passed on as is (Linux delivers the skb after the
+                        // fallback); otherwise it is dropped at the next failure.
+                        self.failed = Some((dsn, core::mem::take(&mut self.hold)));
                         self.stats.data_csum_err += 1;
                         return Err(MappingError::BadChecksum { dsn });
                     }
@@ -713,6 +719,25 @@ impl RxMapper {
                 out(dsn, Bytes::copy_from_slice(piece));
             }
         })
+    }
+
+    /// The DSN and payload of the last mapping whose checksum failed
+    /// ([`MappingError::BadChecksum`]), once.
+    pub fn take_failed(&mut self) -> Option<(DataSeq, Vec<u8>)> {
+        self.failed.take()
+    }
+
+    /// Checksum mode: the bytes of the current mapping received so far and not yet
+    /// verified, with their DSN (a fallback passes them on unverified instead of
+    /// dropping them). Call before [`enter_fallback`](Self::enter_fallback).
+    pub fn take_held(&mut self) -> Option<(DataSeq, Vec<u8>)> {
+        let cur = self.cur.as_ref()?;
+        if self.hold.is_empty() {
+            return None;
+        }
+        let dsn = cur.map.dsn;
+        self.cur = None;
+        Some((dsn, core::mem::take(&mut self.hold)))
     }
 
     /// The subflow falls back to TCP (or accepts data after MP_FAIL): from the read

@@ -11,6 +11,8 @@
 //! (DSS mappings on receive and their validation), [`reassembly`] (data-level
 //! out-of-order queue).
 
+pub mod conn;
+pub mod endpoint;
 pub mod handshake;
 pub mod mapping;
 pub mod mib;
@@ -18,4 +20,5 @@ pub mod pm;
 pub mod reassembly;
 pub mod sendbuf;
 pub mod shared;
+pub mod subflow;
 pub mod token;

@@ -49,6 +49,7 @@
 pub mod host;
 pub mod link;
 pub mod middlebox;
+pub mod mptcp_host;
 pub mod rng;
 pub mod tcp_host;
 pub mod tcp_middlebox;

@@ -23,6 +23,7 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::collections::VecDeque;
 
 use super::assembler::Assembler;
 use super::buffer::RingBuffer;
@@ -264,6 +265,10 @@ pub struct TcpSocket {
     syn_retransmitted: bool,
     /// When data was last sent, for the restart after idle (RFC 5681 §4.1).
     last_send: Option<Instant>,
+    /// Ends of the records queued with [`TcpSocket::send_record`] and not yet
+    /// acknowledged: no segment (new or retransmitted) crosses one (MPTCP: a segment
+    /// never straddles two DSS mappings).
+    boundaries: VecDeque<SubflowSeq>,
 }
 
 impl TcpSocket {
@@ -328,6 +333,7 @@ impl TcpSocket {
             retries: 0,
             syn_retransmitted: false,
             last_send: None,
+            boundaries: VecDeque::new(),
             cfg,
         })
     }
@@ -488,6 +494,86 @@ impl TcpSocket {
             return 0;
         }
         self.send_buf.enqueue_slice(data)
+    }
+
+    /// Free space in the send buffer for [`send`](Self::send) or
+    /// [`send_record`](Self::send_record) (0 when the state does not allow sending).
+    pub fn send_space(&self) -> usize {
+        if !matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        ) || self.fin_queued
+        {
+            return 0;
+        }
+        self.send_buf.capacity() - self.send_buf.len()
+    }
+
+    /// Queues `data` as one record, all of it or nothing (returns 0 when it does not
+    /// fit): no segment, first transmission or retransmission, will carry bytes of this
+    /// record together with bytes of the next one. MPTCP uses one record per DSS
+    /// mapping (RFC 8684 §3.3: a segment carries bytes of a single mapping).
+    pub fn send_record(&mut self, data: &[u8]) -> usize {
+        if data.is_empty() || self.send_space() < data.len() {
+            return 0;
+        }
+        let n = self.send_buf.enqueue_slice(data);
+        let end = self.snd_una + self.send_buf.len();
+        // A SYN not yet acknowledged occupies `iss`; data starts at `iss + 1`.
+        let end = if self.snd_una == self.iss {
+            end + 1
+        } else {
+            end
+        };
+        self.boundaries.push_back(end);
+        n
+    }
+
+    /// The sequence number the next byte given to `send`/`send_record` will get.
+    pub fn write_seq(&self) -> SubflowSeq {
+        let base = if self.snd_una == self.iss {
+            self.iss + 1
+        } else {
+            self.snd_una
+        };
+        base + self.send_buf.len()
+    }
+
+    /// How many bytes a segment starting at `seq` may carry before the next record
+    /// boundary.
+    fn record_room(&self, seq: SubflowSeq) -> usize {
+        self.boundaries
+            .iter()
+            .find(|&&b| b > seq)
+            .map_or(usize::MAX, |&b| b - seq)
+    }
+
+    /// Our initial sequence number.
+    pub fn iss(&self) -> SubflowSeq {
+        self.iss
+    }
+
+    /// The peer's initial sequence number (valid once its SYN was processed).
+    pub fn irs(&self) -> SubflowSeq {
+        self.irs
+    }
+
+    /// Window shifts in use: (the peer's, applied to windows it sends; ours).
+    pub fn window_shifts(&self) -> (u8, u8) {
+        (self.snd_wscale, self.rcv_wscale)
+    }
+
+    /// The receive buffer's capacity (the largest window we can advertise).
+    pub fn recv_capacity(&self) -> usize {
+        self.recv_buf.capacity()
+    }
+
+    /// Sends an ACK at the next [`poll_transmit`](Self::poll_transmit) (MPTCP: a
+    /// data-level window update or DATA_ACK that must not wait for subflow traffic).
+    pub fn request_ack(&mut self) {
+        if self.state.is_synchronized() && self.state != State::TimeWait {
+            self.ack_now = true;
+        }
     }
 
     /// Reads received in-order data; returns the count (0 when none is available).
@@ -1092,6 +1178,9 @@ impl TcpSocket {
             }
         }
         self.send_buf.discard(acked);
+        while self.boundaries.front().is_some_and(|&b| b <= ack) {
+            self.boundaries.pop_front();
+        }
         // Our FIN acknowledged?
         if let Some(f) = self.fin_seq {
             if ack > f {
@@ -1284,6 +1373,7 @@ impl TcpSocket {
         self.timers.stop_all();
         self.dsack = None;
         self.rst = None;
+        self.boundaries.clear();
     }
 
     // ---------------------------------------------------------------- output
@@ -1472,7 +1562,7 @@ impl TcpSocket {
             self.force_send = false;
             n = unsent.min(usable).min(self.mss);
         }
-        let n = n.min(scratch.len());
+        let n = n.min(scratch.len()).min(self.record_room(self.snd_nxt));
         // The FIN takes a sequence number inside the peer's window like data: a closed
         // window is probed, not overrun (RFC 9293 §3.8.6.1; a receiver with RCV.WND = 0
         // drops it, §3.10.7.4). Like Linux, the FIN ignores cwnd.
@@ -1521,7 +1611,10 @@ impl TcpSocket {
     ) -> TcpRepr<'b> {
         let data_end = self.snd_una + self.send_buf.len();
         let data_len = if data_end > seq {
-            (data_end - seq).min(len).min(scratch.len())
+            (data_end - seq)
+                .min(len)
+                .min(scratch.len())
+                .min(self.record_room(seq))
         } else {
             0
         };

@@ -685,3 +685,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_failed_mapping_payload_can_be_taken_once() {
+    let irs = SubflowSeq(1000);
+    let mut tx = TxMappings::new(SubflowSeq(5), true);
+    let payload = vec![7u8; 300];
+    let m = tx
+        .push(SubflowSeq(6), DataSeq(100), [&payload[..]], false)
+        .unwrap();
+    let mut map = m.to_wire(SubflowSeq(5));
+    let mut rx = RxMapper::new(irs, true);
+    map.ssn = 1;
+    rx.handle_dss(irs + 1, 300, &map, false, DataSeq(100))
+        .unwrap();
+    let mut bad = payload.clone();
+    bad[17] ^= 1;
+    let r = rx.handle_data(&bad, |_, _| panic!("nothing verified"));
+    assert_eq!(r, Err(MappingError::BadChecksum { dsn: DataSeq(100) }));
+    assert_eq!(rx.take_failed(), Some((DataSeq(100), bad)));
+    assert_eq!(rx.take_failed(), None);
+}
+
+#[test]
+fn held_bytes_of_a_partial_checksummed_mapping_can_be_taken() {
+    let irs = SubflowSeq(1000);
+    let mut tx = TxMappings::new(SubflowSeq(5), true);
+    let payload = vec![9u8; 500];
+    let m = tx
+        .push(SubflowSeq(6), DataSeq(100), [&payload[..]], false)
+        .unwrap();
+    let mut map = m.to_wire(SubflowSeq(5));
+    map.ssn = 1;
+    let mut rx = RxMapper::new(irs, true);
+    assert_eq!(rx.take_held(), None);
+    rx.handle_dss(irs + 1, 200, &map, false, DataSeq(100))
+        .unwrap();
+    rx.handle_data(&payload[..200], |_, _| panic!("not complete"))
+        .unwrap();
+    assert_eq!(
+        rx.take_held(),
+        Some((DataSeq(100), payload[..200].to_vec()))
+    );
+    assert_eq!(rx.take_held(), None);
+}

@@ -1106,3 +1106,90 @@ fn data_on_syn_ack_is_delivered() {
     assert!(s.recv_finished());
     assert_eq!(s.rcv_nxt(), SubflowSeq(7000 + 1 + 5 + 1));
 }
+
+#[test]
+fn records_are_never_straddled_even_on_retransmission() {
+    let mut p = Pair::connected(TcpConfig::default(), TcpConfig::default());
+    p.a.set_nagle(false);
+    // Drop the 3rd and 7th data segments once, so retransmissions happen.
+    let mut n_data = 0;
+    p.ab.filter = Some(Box::new(move |_, r: &TcpRepr<'_>| {
+        if r.payload.is_empty() {
+            return Fate::Deliver;
+        }
+        n_data += 1;
+        if n_data == 3 || n_data == 7 {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    let data = pattern(60_000);
+    // Records of odd sizes, none a multiple of the MSS.
+    let sizes = [700usize, 3000, 1, 5000, 2222, 999, 1448, 1449, 10_000];
+    let mut bounds = Vec::new();
+    let mut off = 0;
+    let start = p.a.write_seq();
+    for i in 0.. {
+        let n = sizes[i % sizes.len()].min(data.len() - off);
+        if n == 0 {
+            break;
+        }
+        assert_eq!(p.a.send_record(&data[off..off + n]), n);
+        off += n;
+        bounds.push(start + off);
+    }
+    assert_eq!(p.a.write_seq(), start + data.len());
+    // All or nothing: a record larger than the free space is refused.
+    assert_eq!(p.a.send_record(&vec![0; p.a.send_space() + 1]), 0);
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    p.run_until(Duration::from_secs(10), |p| {
+        loop {
+            let n = p.b.recv(&mut buf);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == data.len()
+    });
+    assert!(got == data, "{}", p.dump());
+    // Every data segment sent (first and retransmitted) ends at or before the next
+    // boundary after its start.
+    let mut checked = 0;
+    let mut retransmitted = 0;
+    let mut seen = std::collections::HashSet::new();
+    for line in &p.ab.log {
+        let seq: u32 = line
+            .split("seq=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let len: usize = line
+            .split("len=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if len == 0 {
+            continue;
+        }
+        let seq = SubflowSeq(seq);
+        if !seen.insert(seq.0) {
+            retransmitted += 1;
+        }
+        let b = bounds.iter().find(|&&b| b > seq).expect("inside the data");
+        assert!(seq + len <= *b, "segment {line} crosses {}", b.0);
+        checked += 1;
+    }
+    assert!(checked > 30);
+    assert!(retransmitted >= 2, "{}", p.dump());
+}

@@ -1,0 +1,1556 @@
+//! An MPTCP host endpoint over the host stack: [`MptcpStack`] owns a
+//! [`Stack<MptcpOpener>`](Stack) (whose connections are [`Subflow`]s), the MPTCP
+//! connection table, the token table and the path manager's endpoints and limits, and
+//! offers the socket-like application API of DESIGN.md §4.
+//!
+//! # API (shaped like [`Stack`]'s)
+//!
+//! | [`Stack`] | [`MptcpStack`] |
+//! | --- | --- |
+//! | `handle_frame`, `poll_transmit`, `poll_timeout`, `handle_timeout` | same |
+//! | `connect(now, addr, port)` | [`connect`](MptcpStack::connect)`(now, addr, port, Proto::Mptcp \| Proto::Tcp)` |
+//! | `listen(port, backlog)`, `accept(port)` | same (a listener accepts MPTCP and TCP) |
+//! | `send`, `recv`, `shutdown`, `close`, `abort` | same on an [`MpConn`]; `abort` sends MP_FASTCLOSE |
+//! | `poll_event() -> Event` | [`poll_event`](MptcpStack::poll_event) `-> MpEvent` |
+//! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
+//! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
+//!
+//! # How a packet flows
+//!
+//! `handle_frame` hands the frame to the [`Stack`], which demultiplexes it to a
+//! [`Subflow`] (options in, inner TCP, DSS mapping of in-order bytes). Then
+//! [`MptcpStack`] services every connection that a subflow flagged: it accepts new
+//! subflows (new connections, or joins attached to their connection by token), drains
+//! each subflow's events and `(DSN, bytes)` pieces into the connection's reassembly,
+//! publishes the DATA_ACK and receive window in [`SharedData`], releases
+//! DATA-acknowledged data, runs the path manager (joins from `subflow` endpoints once
+//! fully established, ADD_ADDR for `signal` endpoints, joins to accepted ADD_ADDRs),
+//! stale detection and reinjection, and the scheduler, which picks the subflow for the
+//! next DSN range. `poll_transmit` then lets the stack emit what the subflows produce.
+//!
+//! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
+//! in [`MptcpOpener::accept_syn`]; a subflow records the results of later handshake
+//! steps in its events and this endpoint updates the token table.
+
+use core::net::{IpAddr, Ipv4Addr};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::conn::{ConnState, Connection, MpConn, Proto, SubflowInfo};
+use super::handshake::{
+    HandshakeConfig, JoinLocal, JoinRefusal, JoinSynReceived, JoinSynSent, MpcSynReceived,
+    MpcSynSent, SynOutcome,
+};
+use super::mib::{Mib, MibCounters};
+use super::pm::{EndpointFlags, Endpoints};
+use super::shared::{sf_flags, SharedData, SubflowSnapshot};
+use super::subflow::{ConnId, Subflow, SubflowEvent};
+use super::token::TokenTable;
+use crate::sched::{by_name, SchedCtx};
+use crate::seq::SubflowSeq;
+use crate::stack::{
+    ConnHandle, Event, FourTuple, Interface, OpenError, Opener, Stack, StackConfig, StackError,
+    Transport,
+};
+use crate::tcp::socket::{State, TcpError, TcpSocket};
+use crate::tcp::TcpConfig;
+use crate::time::{Duration, Instant};
+use crate::wire::mptcp::AddAddr;
+use crate::wire::tcp::TcpRepr;
+
+/// What an [`MptcpStack`] tells the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MpEvent {
+    /// An active open completed (MPTCP or fallen back).
+    Connected(MpConn),
+    /// A connection waits in the accept queue of `port`.
+    Acceptable { port: u16 },
+    /// Data (or the end of the stream) became readable.
+    Readable(MpConn),
+    /// The send buffer has room again.
+    Writable(MpConn),
+    /// The connection closed (see [`MptcpStack::error`]).
+    Closed(MpConn),
+    /// A subflow became usable for data.
+    SubflowEstablished { conn: MpConn, id: u8 },
+    /// A subflow closed (reset, refused, removed or finished).
+    SubflowClosed { conn: MpConn, id: u8 },
+    /// The connection fell back to plain TCP.
+    Fallback(MpConn),
+}
+
+/// Settings of an [`MptcpStack`].
+#[derive(Debug, Clone)]
+pub struct MptcpConfig {
+    /// The host stack (its `tcp` is every subflow's configuration).
+    pub stack: StackConfig,
+    /// MP_CAPABLE / MP_JOIN behaviour.
+    pub handshake: HandshakeConfig,
+    /// Data-level send buffer per connection.
+    pub send_buffer: usize,
+    /// Data-level receive buffer (and window) per connection.
+    pub recv_buffer: usize,
+    /// Scheduler of new connections (`sched::by_name`).
+    pub scheduler: &'static str,
+    /// RTOs without progress before a subflow is stale (Linux `stale_loss_cnt`, 4).
+    pub stale_loss_cnt: u8,
+    /// Seed of keys and nonces.
+    pub seed: u64,
+}
+
+impl Default for MptcpConfig {
+    fn default() -> Self {
+        let mut stack = StackConfig::default();
+        stack.tcp.send_buffer = 256 * 1024;
+        stack.tcp.recv_buffer = 1024 * 1024;
+        MptcpConfig {
+            stack,
+            handshake: HandshakeConfig::default(),
+            send_buffer: 1024 * 1024,
+            recv_buffer: 1024 * 1024,
+            scheduler: "default",
+            stale_loss_cnt: 4,
+            seed: 0x6d70_646b,
+        }
+    }
+}
+
+/// What the opener knows about a connection for joins at a listener.
+#[derive(Debug, Clone)]
+struct JoinInfo {
+    shared: Option<Arc<SharedData>>,
+    csum: bool,
+    /// Joins accepted so far.
+    joins: u8,
+}
+
+/// The [`Opener`] of an MPTCP host: makes [`Subflow`]s, answers MP_CAPABLE and MP_JOIN
+/// SYNs at listeners with the token table.
+#[derive(Debug)]
+pub struct MptcpOpener {
+    tcp: TcpConfig,
+    hs: HandshakeConfig,
+    /// Tokens of our connections.
+    pub tokens: TokenTable<ConnId>,
+    /// Handshake counters not tied to a connection (refused joins, listener side).
+    pub mib: MibCounters,
+    rng: u64,
+    next_conn: ConnId,
+    joins: HashMap<ConnId, JoinInfo>,
+    /// Additional subflows per connection (`ip mptcp limits subflows`).
+    max_joins: u8,
+    /// Our address IDs (0 for addresses that are no endpoint).
+    addr_ids: HashMap<Ipv4Addr, (u8, bool)>,
+}
+
+impl MptcpOpener {
+    fn new(tcp: TcpConfig, hs: HandshakeConfig, seed: u64) -> Self {
+        MptcpOpener {
+            tcp,
+            hs,
+            tokens: TokenTable::new(),
+            mib: MibCounters::new(),
+            rng: seed | 1,
+            next_conn: 1,
+            joins: HashMap::new(),
+            max_joins: 2,
+            addr_ids: HashMap::new(),
+        }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // splitmix64
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn new_conn_id(&mut self) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        id
+    }
+
+    fn sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
+        Ok(TcpSocket::new(self.tcp.clone(), iss, ts)?)
+    }
+}
+
+impl Opener for MptcpOpener {
+    type Conn = Subflow;
+
+    /// Plain TCP (the endpoint uses [`Stack::connect_with`] for MPTCP).
+    fn connect(
+        &mut self,
+        now: Instant,
+        tuple: &FourTuple,
+        iss: SubflowSeq,
+        ts_offset: u32,
+    ) -> Result<Subflow, OpenError> {
+        let mut s = self.sock(iss, ts_offset)?;
+        s.connect(now, tuple.local_port, tuple.remote_port)?;
+        Ok(Subflow::plain(s))
+    }
+
+    fn accept_syn(
+        &mut self,
+        now: Instant,
+        tuple: &FourTuple,
+        iss: SubflowSeq,
+        ts_offset: u32,
+        syn: &TcpRepr<'_>,
+    ) -> Option<Subflow> {
+        let mut sock = self.sock(iss, ts_offset).ok()?;
+        sock.listen(tuple.local_port).ok()?;
+        sock.handle_segment(now, syn);
+        if sock.state() != State::SynReceived {
+            return None;
+        }
+        let opts = syn.mptcp.as_slice();
+        let (addr_id, backup) = self
+            .addr_ids
+            .get(&tuple.local_addr)
+            .copied()
+            .unwrap_or((0, false));
+        let nonce = self.next_rand() as u32;
+        let local = JoinLocal {
+            addr_id,
+            backup,
+            nonce,
+        };
+        if let Some(r) = JoinSynReceived::handle_syn(opts, &self.tokens, local, &mut self.mib) {
+            return Some(match r {
+                Err(refusal) => Subflow::refused(sock, refusal.tcprst()),
+                Ok(j) => {
+                    let conn = j.conn();
+                    let max = self.max_joins;
+                    match self.joins.get_mut(&conn) {
+                        Some(JoinInfo {
+                            shared: Some(sh),
+                            csum,
+                            joins,
+                            ..
+                        }) => {
+                            // Linux mptcp_pm_allow_new_subflow: the limit is checked at
+                            // the SYN, the refusal sent after the third ACK's HMAC.
+                            let accept = *joins < max;
+                            if accept {
+                                *joins += 1;
+                            }
+                            Subflow::join_server(sock, j, accept, sh.clone(), *csum)
+                        }
+                        _ => {
+                            self.mib.inc(Mib::MPJoinRejected);
+                            Subflow::refused(sock, JoinRefusal::NotEstablished.tcprst())
+                        }
+                    }
+                }
+            });
+        }
+        let id = self.new_conn_id();
+        let mut rng = {
+            let mut x = self.next_rand();
+            move || {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x ^ (x >> 29)
+            }
+        };
+        match MpcSynReceived::handle_syn(
+            &self.hs,
+            opts,
+            &mut self.tokens,
+            id,
+            &mut rng,
+            &mut self.mib,
+        ) {
+            SynOutcome::Mptcp(s) => {
+                self.joins.insert(
+                    id,
+                    JoinInfo {
+                        shared: None,
+                        csum: false,
+                        joins: 0,
+                    },
+                );
+                Some(Subflow::mpc_server(sock, id, s))
+            }
+            SynOutcome::PlainTcp(_) => Some(Subflow::plain(sock)),
+        }
+    }
+}
+
+/// An MPTCP host. See the module docs.
+#[derive(Debug)]
+pub struct MptcpStack {
+    stack: Stack<MptcpOpener>,
+    cfg: MptcpConfig,
+    conns: HashMap<ConnId, Connection>,
+    by_sf: HashMap<ConnHandle, ConnId>,
+    /// Subflows whose connection is not known yet (accepted before their conn).
+    listening: HashMap<u16, VecDeque<ConnId>>,
+    events: VecDeque<MpEvent>,
+    endpoints: Endpoints,
+    mib: MibCounters,
+    bufs: Vec<Bytes>,
+    timer: Option<Instant>,
+    /// Subflows to hand back to the stack (`Stack::close`) once their last segments
+    /// (RST, FIN) went out.
+    pending_close: Vec<ConnHandle>,
+}
+
+/// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
+const DATA_FIN_RTX: Duration = Duration::from_millis(200);
+
+impl MptcpStack {
+    /// A host with `cfg` and no interface yet.
+    pub fn new(cfg: MptcpConfig) -> MptcpStack {
+        let mut tcp = cfg.stack.tcp.clone();
+        tcp.recv_buffer = tcp.recv_buffer.max(cfg.recv_buffer);
+        let opener = MptcpOpener::new(tcp, cfg.handshake, cfg.seed);
+        let mut scfg = cfg.stack.clone();
+        scfg.tcp.recv_buffer = scfg.tcp.recv_buffer.max(cfg.recv_buffer);
+        MptcpStack {
+            stack: Stack::with_opener(scfg, opener),
+            cfg,
+            conns: HashMap::new(),
+            by_sf: HashMap::new(),
+            listening: HashMap::new(),
+            events: VecDeque::new(),
+            endpoints: Endpoints::new(),
+            mib: MibCounters::new(),
+            bufs: Vec::new(),
+            timer: None,
+            pending_close: Vec::new(),
+        }
+    }
+
+    /// Adds an interface; returns its index.
+    pub fn add_interface(&mut self, iface: Interface) -> usize {
+        self.stack.add_interface(iface)
+    }
+
+    /// The host stack (interfaces, counters, ARP).
+    pub fn stack(&self) -> &Stack<MptcpOpener> {
+        &self.stack
+    }
+
+    /// The path manager's endpoints and limits (`ip mptcp endpoint|limits`).
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Changes endpoints and limits; takes effect for new decisions.
+    pub fn endpoints_mut(&mut self) -> &mut Endpoints {
+        &mut self.endpoints
+    }
+
+    /// Global MPTCP counters (all connections, and handshakes that made none).
+    pub fn mib(&self) -> &MibCounters {
+        &self.mib
+    }
+
+    /// Ask for DSS checksums on new connections (`net.mptcp.checksum_enabled`).
+    pub fn set_checksum(&mut self, on: bool) {
+        self.cfg.handshake.checksum = on;
+        self.stack.opener_mut().hs.checksum = on;
+    }
+
+    /// Counters of one connection.
+    pub fn conn_mib(&self, c: MpConn) -> Option<&MibCounters> {
+        self.conns.get(&c.0).map(|x| &x.mib)
+    }
+
+    fn sync_pm(&mut self) {
+        let limits = self.endpoints.limits();
+        let ids: HashMap<Ipv4Addr, (u8, bool)> = self
+            .endpoints
+            .iter()
+            .filter_map(|e| match e.addr {
+                IpAddr::V4(a) => Some((a, (e.id, e.flags.contains(EndpointFlags::BACKUP)))),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let o = self.stack.opener_mut();
+        o.max_joins = limits.subflows;
+        o.addr_ids = ids;
+    }
+
+    // ------------------------------------------------------------------ application
+
+    /// Active open to `addr:port`, MPTCP or plain TCP (opt-in, DESIGN.md §1).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        addr: Ipv4Addr,
+        port: u16,
+        proto: Proto,
+    ) -> Result<MpConn, StackError> {
+        self.connect_from(now, None, addr, port, proto)
+    }
+
+    /// Active open from `local` (or the routed source).
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        local: Option<Ipv4Addr>,
+        addr: Ipv4Addr,
+        port: u16,
+        proto: Proto,
+    ) -> Result<MpConn, StackError> {
+        self.sync_pm();
+        let id = self.stack.opener_mut().new_conn_id();
+        let hs = self.cfg.handshake;
+        let h = self
+            .stack
+            .connect_with(now, local, 0, addr, port, |o, now, tuple, iss, ts| {
+                let mut s = o.sock(iss, ts)?;
+                s.connect(now, tuple.local_port, tuple.remote_port)?;
+                if proto == Proto::Tcp {
+                    return Ok(Subflow::plain(s));
+                }
+                let mut rng = {
+                    let mut x = o.next_rand();
+                    move || {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        x ^ (x >> 29)
+                    }
+                };
+                match o
+                    .tokens
+                    .new_connect(hs.client_version, id, &mut rng, &mut o.mib)
+                {
+                    Ok(k) => {
+                        let syn = MpcSynSent::new(&hs, k.key, &mut o.mib);
+                        o.joins.insert(
+                            id,
+                            JoinInfo {
+                                shared: None,
+                                csum: false,
+                                joins: 0,
+                            },
+                        );
+                        Ok(Subflow::mpc_client(s, id, syn))
+                    }
+                    Err(_) => Ok(Subflow::plain(s)),
+                }
+            })?;
+        let tuple = self.stack.tuple(h).ok_or(StackError::InvalidHandle)?;
+        let mut c = self.new_connection(id, proto, tuple.local_addr, (addr, port));
+        c.add_subflow(SubflowInfo {
+            id: 0,
+            handle: h,
+            local: (tuple.local_addr, tuple.local_port),
+            remote: (addr, port),
+            local_id: 0,
+            remote_id: 0,
+            backup: false,
+            established: false,
+            closed: false,
+            stale: false,
+            bytes_sent: 0,
+            bytes_received: 0,
+        });
+        self.conns.insert(id, c);
+        self.by_sf.insert(h, id);
+        Ok(MpConn(id))
+    }
+
+    fn new_connection(
+        &self,
+        id: ConnId,
+        proto: Proto,
+        local: Ipv4Addr,
+        remote: (Ipv4Addr, u16),
+    ) -> Connection {
+        let sched = by_name(self.cfg.scheduler)
+            .or_else(|| by_name("default"))
+            .expect("the default scheduler exists");
+        Connection::new(
+            id,
+            proto,
+            sched,
+            self.cfg.stale_loss_cnt,
+            local,
+            remote,
+            (self.cfg.send_buffer, self.cfg.recv_buffer),
+        )
+    }
+
+    /// Listens on `port` for MPTCP and plain TCP connections.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<(), StackError> {
+        self.sync_pm();
+        self.stack.listen(port, backlog.max(8) * 4)?;
+        self.listening.entry(port).or_default();
+        Ok(())
+    }
+
+    /// The next established connection of `port`.
+    pub fn accept(&mut self, port: u16) -> Option<MpConn> {
+        self.listening.get_mut(&port)?.pop_front().map(MpConn)
+    }
+
+    /// Queues data; returns the bytes taken.
+    pub fn send(&mut self, c: MpConn, data: &[u8]) -> Result<usize, StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        if conn.shutdown || conn.state != ConnState::Established {
+            return Ok(0);
+        }
+        let Some(sb) = conn.sendbuf.as_mut() else {
+            return Ok(0);
+        };
+        let n = sb.append_slice(data);
+        if n < data.len() {
+            conn.writable = false;
+        }
+        self.pump(c.0, None);
+        Ok(n)
+    }
+
+    /// Reads in-order data; returns the bytes read.
+    pub fn recv(&mut self, c: MpConn, buf: &mut [u8]) -> Result<usize, StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        let Some(r) = conn.reasm.as_mut() else {
+            return Ok(0);
+        };
+        let n = r.recv(buf);
+        if n > 0 {
+            conn.readable = false;
+            self.publish_window(c.0);
+        }
+        Ok(n)
+    }
+
+    /// Half-close: a DATA_FIN after the queued data.
+    pub fn shutdown(&mut self, c: MpConn) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.shutdown = true;
+        self.pump(c.0, None);
+        Ok(())
+    }
+
+    /// Gives the connection up: DATA_FIN after the queued data; subflows close after
+    /// the data level did; then the connection is forgotten.
+    pub fn close(&mut self, now: Instant, c: MpConn) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.shutdown = true;
+        conn.released = true;
+        self.pump(c.0, Some(now));
+        self.maybe_finish(now, c.0);
+        Ok(())
+    }
+
+    /// Abort: MP_FASTCLOSE (RFC 8684 §3.5, RST form on every subflow) for MPTCP, a RST
+    /// for plain TCP.
+    pub fn abort(&mut self, c: MpConn) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        let key = conn.mpc.filter(|_| !conn.fallback).map(|m| m.remote.key);
+        let handles: Vec<ConnHandle> = conn
+            .subflows
+            .iter()
+            .filter(|e| !e.info.closed)
+            .map(|e| e.info.handle)
+            .collect();
+        for h in handles {
+            let _ = self.stack.with_transport(h, |sf| match key {
+                Some(k) => sf.fastclose(k),
+                None => sf.abort(),
+            });
+        }
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        if key.is_some() {
+            conn.mib.inc(Mib::MPFastcloseTx);
+            self.mib.inc(Mib::MPFastcloseTx);
+        }
+        conn.error = Some(TcpError::Reset);
+        conn.released = true;
+        self.set_closed(c.0);
+        Ok(())
+    }
+
+    /// The connection's state (`None` once forgotten).
+    pub fn state(&self, c: MpConn) -> Option<ConnState> {
+        self.conns.get(&c.0).map(|x| x.state)
+    }
+
+    /// Why the connection failed, if it did.
+    pub fn error(&self, c: MpConn) -> Option<TcpError> {
+        self.conns.get(&c.0).and_then(|x| x.error)
+    }
+
+    /// Whether `send` would take data.
+    pub fn can_send(&self, c: MpConn) -> bool {
+        self.conns.get(&c.0).is_some_and(|x| {
+            x.state == ConnState::Established
+                && !x.shutdown
+                && x.sendbuf.as_ref().is_some_and(|s| s.free_space() > 0)
+        })
+    }
+
+    /// Whether `recv` would return data.
+    pub fn can_recv(&self, c: MpConn) -> bool {
+        self.conns
+            .get(&c.0)
+            .and_then(|x| x.reasm.as_ref())
+            .is_some_and(|r| r.readable() > 0)
+    }
+
+    /// The peer's DATA_FIN arrived and everything was read.
+    pub fn recv_finished(&self, c: MpConn) -> bool {
+        self.conns.get(&c.0).is_some_and(Connection::recv_finished)
+    }
+
+    /// Our DATA_FIN was DATA_ACKed (everything we sent was received).
+    pub fn send_finished(&self, c: MpConn) -> bool {
+        self.conns.get(&c.0).is_some_and(Connection::send_finished)
+    }
+
+    /// The connection fell back to TCP (or is plain TCP).
+    pub fn is_fallback(&self, c: MpConn) -> bool {
+        self.conns.get(&c.0).is_some_and(|x| x.fallback)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MpEvent> {
+        self.events.pop_front()
+    }
+
+    /// The connection's subflows (closed ones included).
+    pub fn subflows(&self, c: MpConn) -> Vec<SubflowInfo> {
+        let Some(conn) = self.conns.get(&c.0) else {
+            return Vec::new();
+        };
+        conn.subflows
+            .iter()
+            .map(|e| {
+                let mut i = e.info;
+                i.stale = e.slot.is_some_and(|s| conn.stale.is_stale(s));
+                i
+            })
+            .collect()
+    }
+
+    /// Opens a join from `local` to `remote:port` (DESIGN.md §4 `add_subflow`).
+    pub fn add_subflow(
+        &mut self,
+        now: Instant,
+        c: MpConn,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        port: u16,
+    ) -> Result<u8, StackError> {
+        self.open_join(now, c.0, local, remote, port, false)
+    }
+
+    /// Closes a subflow (reinjecting what it had outstanding).
+    pub fn remove_subflow(&mut self, c: MpConn, id: u8) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        let e = conn
+            .subflows
+            .iter()
+            .find(|e| e.info.id == id && !e.info.closed)
+            .ok_or(StackError::InvalidHandle)?;
+        let h = e.info.handle;
+        self.stack.with_transport(h, |sf| {
+            sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
+        })?;
+        self.subflow_closed(c.0, h);
+        Ok(())
+    }
+
+    /// Marks a subflow backup or not (MP_PRIO, RFC 8684 §3.3.8).
+    pub fn set_backup(&mut self, c: MpConn, id: u8, backup: bool) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        let e = conn
+            .subflows
+            .iter_mut()
+            .find(|e| e.info.id == id && !e.info.closed)
+            .ok_or(StackError::InvalidHandle)?;
+        e.info.backup = backup;
+        let h = e.info.handle;
+        self.stack.with_transport(h, |sf| sf.send_mp_prio(backup))?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ I/O
+
+    /// A frame arrived on interface `iface`.
+    pub fn handle_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        self.stack.handle_frame(now, iface, frame);
+        self.service(now);
+    }
+
+    /// Emits every ready frame.
+    pub fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        self.service(now);
+        self.stack.poll_transmit(now, emit);
+        for h in core::mem::take(&mut self.pending_close) {
+            let _ = self.stack.close(now, h);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.stack.poll_timeout(), self.timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.stack.handle_timeout(now);
+        if self.timer.is_some_and(|t| t <= now) {
+            self.timer = None;
+            let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+            for id in ids {
+                self.data_fin_timer(now, id);
+            }
+        }
+        self.service(now);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// Everything after input: accept, drain subflows, run connections.
+    fn service(&mut self, now: Instant) {
+        // Handshake counters of the opener (listener side, refused joins).
+        let o = self.stack.opener_mut();
+        if o.mib.iter_nonzero().next().is_some() {
+            let m = o.mib.snapshot();
+            o.mib.clear();
+            self.mib.merge(&m);
+        }
+        while let Some(ev) = self.stack.poll_event() {
+            match ev {
+                Event::Acceptable { port } => self.accept_subflows(now, port),
+                Event::Closed(h) => {
+                    if let Some(&id) = self.by_sf.get(&h) {
+                        self.drain_subflow(now, id, h);
+                        self.subflow_closed(id, h);
+                    } else {
+                        let _ = self.stack.close(now, h);
+                    }
+                }
+                Event::Connected(h) | Event::Readable(h) | Event::Writable(h) => {
+                    if let Some(&id) = self.by_sf.get(&h) {
+                        self.drain_subflow(now, id, h);
+                    }
+                }
+            }
+        }
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            let handles: Vec<ConnHandle> = self.conns[&id]
+                .subflows
+                .iter()
+                .filter(|e| !e.info.closed)
+                .map(|e| e.info.handle)
+                .collect();
+            for h in handles {
+                let busy = self.stack.transport(h).is_some_and(|sf| sf.has_output());
+                if busy {
+                    self.drain_subflow(now, id, h);
+                }
+            }
+            self.pump(id, Some(now));
+            self.run_pm(now, id);
+            self.maybe_finish(now, id);
+        }
+        self.conns
+            .retain(|_, c| !(c.released && c.state == ConnState::Closed && c.subflows_closed));
+    }
+
+    fn accept_subflows(&mut self, now: Instant, port: u16) {
+        while let Some(h) = self.stack.accept(port) {
+            let Some(sf) = self.stack.transport(h) else {
+                continue;
+            };
+            let (sf_join, sf_conn, sf_fb, ids, bk) = (
+                sf.is_join(),
+                sf.conn(),
+                sf.is_fallback(),
+                sf.ids(),
+                sf.backup_local || sf.backup_remote,
+            );
+            let tuple = self.stack.tuple(h).expect("live");
+            let info = SubflowInfo {
+                id: 0,
+                handle: h,
+                local: (tuple.local_addr, tuple.local_port),
+                remote: (tuple.remote_addr, tuple.remote_port),
+                local_id: ids.0,
+                remote_id: ids.1,
+                backup: bk,
+                established: false,
+                closed: false,
+                stale: false,
+                bytes_sent: 0,
+                bytes_received: 0,
+            };
+            if sf_join {
+                let Some(id) = sf_conn else {
+                    let _ = self.stack.close(now, h);
+                    continue;
+                };
+                match self.conns.get_mut(&id) {
+                    Some(c) => {
+                        c.add_subflow(info);
+                        self.by_sf.insert(h, id);
+                        self.drain_subflow(now, id, h);
+                    }
+                    None => {
+                        let _ = self.stack.abort(h);
+                    }
+                }
+                continue;
+            }
+            let id = match sf_conn {
+                Some(id) => id,
+                None => self.stack.opener_mut().new_conn_id(),
+            };
+            let proto = if sf_fb && sf_conn.is_none() {
+                Proto::Tcp
+            } else {
+                Proto::Mptcp
+            };
+            let mut c = self.new_connection(id, proto, tuple.local_addr, info.remote);
+            c.listener = Some(port);
+            c.add_subflow(info);
+            self.conns.insert(id, c);
+            self.by_sf.insert(h, id);
+            self.drain_subflow(now, id, h);
+            let conn = self.conns.get_mut(&id).expect("inserted");
+            if conn.shared.is_none() {
+                // A plain TCP subflow: its private DSN space.
+                let sh = self.stack.transport(h).and_then(|s| s.shared().cloned());
+                if let Some(sh) = sh {
+                    conn.attach(sh);
+                    conn.fallback = true;
+                }
+            }
+            if let Some(e) = conn.subflows.first_mut() {
+                e.info.established = true;
+            }
+            conn.state = ConnState::Established;
+            self.listening.entry(port).or_default().push_back(id);
+            self.events.push_back(MpEvent::Acceptable { port });
+        }
+    }
+
+    /// Drains one subflow's events, data and counters into its connection.
+    fn drain_subflow(&mut self, now: Instant, id: ConnId, h: ConnHandle) {
+        let mut evs = Vec::new();
+        let mut data: Vec<(crate::seq::DataSeq, Bytes)> = Vec::new();
+        let mut mib = MibCounters::new();
+        let mut shared = None;
+        let r = self.stack.with_transport(h, |sf| {
+            while let Some(e) = sf.poll_event() {
+                evs.push(e);
+            }
+            while let Some(d) = sf.poll_rx() {
+                data.push(d);
+            }
+            mib = sf.mib.snapshot();
+            sf.mib.clear();
+            shared = sf.shared().cloned();
+            sf.is_fallback()
+        });
+        let Ok(sf_fallback) = r else { return };
+        self.mib.merge(&mib);
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.mib.merge(&mib);
+        for ev in evs {
+            self.subflow_event(now, id, h, ev, shared.clone(), sf_fallback);
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let mut got = 0u64;
+        if let Some(r) = conn.reasm.as_mut() {
+            let ooo_before = r.stats().ofo_queue;
+            let dup_before = r.stats().duplicate_data;
+            for (dsn, b) in data {
+                got += b.len() as u64;
+                r.insert(dsn, b);
+            }
+            let st = r.stats();
+            conn.mib.add(Mib::OFOQueue, st.ofo_queue - ooo_before);
+            conn.mib
+                .add(Mib::DuplicateData, st.duplicate_data - dup_before);
+            self.mib.add(Mib::OFOQueue, st.ofo_queue - ooo_before);
+            self.mib
+                .add(Mib::DuplicateData, st.duplicate_data - dup_before);
+        }
+        if let Some(e) = conn.entry_mut(h) {
+            e.info.bytes_received += got;
+        }
+        if got > 0 || conn.reasm.as_ref().is_some_and(|r| r.fin_received()) {
+            self.publish_window(id);
+        }
+    }
+
+    fn subflow_event(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        h: ConnHandle,
+        ev: SubflowEvent,
+        shared: Option<Arc<SharedData>>,
+        sf_fallback: bool,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match ev {
+            SubflowEvent::MpcEstablished { mpc, shared } => {
+                conn.mpc = Some(mpc);
+                conn.attach(shared.clone());
+                let o = self.stack.opener_mut();
+                o.tokens.set_remote_key(mpc.local.token, mpc.remote.key);
+                if let Some(j) = o.joins.get_mut(&id) {
+                    j.shared = Some(shared);
+                    j.csum = mpc.checksum;
+                }
+                let conn = self.conns.get_mut(&id).expect("live");
+                if let Some(e) = conn.entry_mut(h) {
+                    e.info.established = true;
+                }
+                if conn.listener.is_none() && conn.state == ConnState::Connecting {
+                    conn.state = ConnState::Established;
+                    self.events.push_back(MpEvent::Connected(MpConn(id)));
+                }
+                if mpc.role == super::handshake::Role::Server {
+                    conn.fully_established = true;
+                }
+                self.mib.inc(Mib::MPCurrEstab);
+            }
+            SubflowEvent::FullyEstablished => {
+                conn.fully_established = true;
+            }
+            SubflowEvent::JoinEstablished {
+                local_id,
+                remote_id,
+                backup,
+            } => {
+                conn.joined = true;
+                if let Some(e) = conn.entry_mut(h) {
+                    e.info.established = true;
+                    e.info.local_id = local_id;
+                    e.info.remote_id = remote_id;
+                    e.info.backup = backup;
+                }
+                // Joins end the possibility of fallback on every subflow.
+                let handles: Vec<ConnHandle> =
+                    conn.subflows.iter().map(|e| e.info.handle).collect();
+                let sid = conn.entry_mut(h).map_or(0, |e| e.info.id);
+                for x in handles {
+                    let _ = self.stack.with_transport(x, |sf| sf.allow_fallback = false);
+                }
+                self.events.push_back(MpEvent::SubflowEstablished {
+                    conn: MpConn(id),
+                    id: sid,
+                });
+            }
+            SubflowEvent::Fallback(_) => {
+                if conn.shared.is_none() {
+                    if let Some(sh) = shared {
+                        conn.attach(sh);
+                    }
+                }
+                if !conn.fallback {
+                    conn.fallback = true;
+                    if let Some(m) = conn.mpc {
+                        self.stack.opener_mut().tokens.remove(m.local.token);
+                    }
+                    let conn = self.conns.get_mut(&id).expect("live");
+                    if let Some(e) = conn.entry_mut(h) {
+                        e.info.established = true;
+                    }
+                    if conn.listener.is_none() && conn.state == ConnState::Connecting {
+                        conn.state = ConnState::Established;
+                        self.events.push_back(MpEvent::Connected(MpConn(id)));
+                    }
+                    self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                }
+                let _ = sf_fallback;
+            }
+            SubflowEvent::JoinRefused(_) | SubflowEvent::MpcReset | SubflowEvent::LocalReset(_) => {
+                self.subflow_closed(id, h);
+            }
+            SubflowEvent::Reset(_) => {
+                self.subflow_closed(id, h);
+            }
+            SubflowEvent::FastClose => {
+                conn.error = Some(TcpError::Reset);
+                let handles: Vec<ConnHandle> = conn
+                    .subflows
+                    .iter()
+                    .filter(|e| !e.info.closed)
+                    .map(|e| e.info.handle)
+                    .collect();
+                for x in handles {
+                    let _ = self.stack.with_transport(x, |sf| sf.abort());
+                }
+                self.set_closed(id);
+            }
+            SubflowEvent::DataFin(at) => {
+                if let Some(r) = conn.reasm.as_mut() {
+                    r.set_data_fin(at);
+                }
+                if let Some(sh) = conn.shared.as_ref() {
+                    sh.handle_rcv_data_fin(at);
+                }
+                self.publish_window(id);
+            }
+            SubflowEvent::AddAddr(a) => {
+                let limit = self.endpoints.limits().add_addr_accepted;
+                let mut echo = a;
+                echo.echo = true;
+                echo.hmac = None;
+                let _ = self.stack.with_transport(h, |sf| sf.send_add_addr(echo));
+                let conn = self.conns.get_mut(&id).expect("live");
+                if conn.add_addr_accepted < limit {
+                    conn.add_addr_accepted += 1;
+                    if let IpAddr::V4(addr) = a.addr {
+                        let port = a.port.unwrap_or(conn.remote.1);
+                        let local = conn.local;
+                        let _ = self.open_join(now, id, local, addr, port, false);
+                    }
+                }
+            }
+            SubflowEvent::AddAddrEcho(_) | SubflowEvent::RemoveAddr(..) => {}
+            SubflowEvent::MpPrio(p) => {
+                if let Some(e) = conn.entry_mut(h) {
+                    e.info.backup = p.backup;
+                }
+            }
+            SubflowEvent::MpFail(_) => {
+                // The peer saw a checksum failure: with one subflow both ends fall back
+                // (the subflow that reported it already did); with several, the peer
+                // resets the bad subflow and we reinject from it.
+            }
+            SubflowEvent::Rto => {
+                let slot = conn.entry_mut(h).and_then(|e| e.slot);
+                if let Some(slot) = slot {
+                    conn.stale.on_rto(slot);
+                    let active: u8 = conn
+                        .subflows
+                        .iter()
+                        .filter(|e| !e.info.closed && e.info.established)
+                        .filter_map(|e| e.slot)
+                        .fold(0, |m, s| m | (1 << s));
+                    let outstanding = conn
+                        .sendbuf
+                        .as_ref()
+                        .is_some_and(|sb| sb.outstanding_on(slot as u8) > 0);
+                    if conn.stale.check(slot, active, outstanding) {
+                        conn.mib.inc(Mib::SubflowStale);
+                        self.mib.inc(Mib::SubflowStale);
+                        if let Some(sb) = conn.sendbuf.as_mut() {
+                            sb.reinject_subflow(slot as u8);
+                        }
+                    }
+                }
+            }
+            SubflowEvent::Progress => {
+                let slot = conn.entry_mut(h).and_then(|e| e.slot);
+                if let Some(slot) = slot {
+                    if conn.stale.on_progress(slot) {
+                        conn.mib.inc(Mib::SubflowRecover);
+                        self.mib.inc(Mib::SubflowRecover);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A subflow is gone: reinject what it had outstanding, free its slot.
+    fn subflow_closed(&mut self, id: ConnId, h: ConnHandle) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Some(e) = conn.entry_mut(h) else {
+            return;
+        };
+        if e.info.closed {
+            return;
+        }
+        e.info.closed = true;
+        let sid = e.info.id;
+        let slot = e.slot.take();
+        if let (Some(slot), Some(sh)) = (slot, conn.shared.as_ref()) {
+            if let Some(sb) = conn.sendbuf.as_mut() {
+                sb.reinject_subflow(slot as u8);
+            }
+            conn.stale.reset(slot);
+            sh.free_slot(slot);
+        }
+        let conn = self.conns.get_mut(&id).expect("live");
+        self.events.push_back(MpEvent::SubflowClosed {
+            conn: MpConn(id),
+            id: sid,
+        });
+        // The last subflow went away before the data level finished: the connection
+        // is dead.
+        if conn.live_subflows() == 0 && conn.state != ConnState::Closed {
+            let done = conn.send_finished() && conn.recv_finished();
+            if !done && conn.error.is_none() {
+                conn.error = Some(TcpError::Reset);
+            }
+            self.set_closed(id);
+        }
+    }
+
+    fn set_closed(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if conn.state != ConnState::Closed {
+            if conn.mpc.is_some() && !conn.fallback {
+                self.mib.dec(Mib::MPCurrEstab);
+            }
+            conn.state = ConnState::Closed;
+        }
+        if !conn.closed_reported {
+            conn.closed_reported = true;
+            self.events.push_back(MpEvent::Closed(MpConn(id)));
+            if let Some(m) = conn.mpc {
+                self.stack.opener_mut().tokens.remove(m.local.token);
+            }
+        }
+    }
+
+    /// Publishes DATA_ACK and window; asks for an ACK when it moved enough.
+    fn publish_window(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let (Some(sh), Some(r)) = (conn.shared.as_ref(), conn.reasm.as_ref()) else {
+            return;
+        };
+        let old_ack = sh.ack_seq();
+        let ack = r.ack();
+        sh.publish_ack(ack);
+        let edge = sh.publish_rcv_wnd_end(r.wnd_end());
+        let readable = r.readable() > 0 || r.is_finished();
+        if readable && !conn.readable {
+            self.events.push_back(MpEvent::Readable(MpConn(id)));
+        }
+        conn.readable = readable;
+        // A window that opened by a quarter of the buffer, or a DATA_FIN to
+        // acknowledge, is announced at once (on the first live subflow).
+        let opened = edge.0.saturating_sub(conn.last_wnd_edge) >= (conn.recv_cap as u64) / 4;
+        let fin_ack = r.fin_received() && ack > old_ack;
+        if opened || fin_ack {
+            conn.last_wnd_edge = edge.0;
+            let hs: Vec<ConnHandle> = conn
+                .subflows
+                .iter()
+                .filter(|e| !e.info.closed && e.info.established)
+                .map(|e| e.info.handle)
+                .collect();
+            for h in hs.into_iter().take(if fin_ack { 8 } else { 1 }) {
+                let _ = self.stack.with_transport(h, Subflow::request_ack);
+            }
+        }
+    }
+
+    /// Moves data: snapshots, reinjection, new data, DATA_FIN.
+    fn pump(&mut self, id: ConnId, now: Option<Instant>) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let (Some(sh), Some(_)) = (conn.shared.clone(), conn.sendbuf.as_ref()) else {
+            return;
+        };
+        if conn.state == ConnState::Closed && conn.error.is_some() {
+            return;
+        }
+        // DATA_ACKed data leaves the send buffer.
+        let una = sh.snd_una();
+        let sb = conn.sendbuf.as_mut().expect("checked");
+        sb.release(una);
+        sh.publish_write_seq(sb.write_seq());
+        if sb.free_space() > 0 && !conn.writable && conn.state == ConnState::Established {
+            conn.writable = true;
+            self.events.push_back(MpEvent::Writable(MpConn(id)));
+        }
+        // Snapshots of usable subflows.
+        let mut by_slot: [Option<ConnHandle>; 8] = [None; 8];
+        for e in conn.subflows.iter_mut() {
+            if e.info.closed || !e.info.established {
+                continue;
+            }
+            let Some(sf) = self.stack.transport(e.info.handle) else {
+                continue;
+            };
+            if !sf.is_data_ready() {
+                continue;
+            }
+            if e.slot.is_none() {
+                e.slot = sh.alloc_slot();
+            }
+            let Some(slot) = e.slot else { continue };
+            by_slot[slot] = Some(e.info.handle);
+            let s = sf.socket();
+            let mut flags = sf_flags::ACTIVE | sf_flags::ESTABLISHED;
+            if e.info.backup {
+                flags |= sf_flags::BACKUP;
+            }
+            if conn.stale.is_stale(slot) {
+                flags |= sf_flags::STALE;
+            }
+            sh.publish(
+                slot,
+                &SubflowSnapshot {
+                    id: e.info.id,
+                    flags,
+                    srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
+                    rttvar_us: s.rtt().rttvar().as_micros() as u32,
+                    cwnd: s.cwnd() as u32,
+                    in_flight: s.send_queue() as u32,
+                    queued: 0,
+                    mss: s.mss() as u16,
+                    stale_count: conn.stale.count(slot),
+                    pacing_rate: 0,
+                },
+            );
+        }
+        // Slots of subflows that are not usable now: not active.
+        for (slot, h) in by_slot.iter().enumerate() {
+            if h.is_none() && sh.slots_used() & (1 << slot) != 0 {
+                let mut s = sh.snapshot(slot);
+                s.flags = 0;
+                sh.publish(slot, &s);
+            }
+        }
+        let now_us = now.map_or(0, Instant::as_micros);
+        // Reinjections first.
+        for _ in 0..64 {
+            let sb = conn.sendbuf.as_mut().expect("checked");
+            if sb.reinject_queued() == 0 {
+                break;
+            }
+            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
+            let d = conn.sched.get_retrans(&ctx);
+            let Some(i) = d.first() else { break };
+            let slot = ctx.subflows[i].slot as usize;
+            let Some(h) = by_slot.get(slot).copied().flatten() else {
+                break;
+            };
+            let room = self.stack.transport(h).map_or(0, Subflow::send_space) as u64;
+            let max = d
+                .bytes
+                .min(ctx.subflows[i].cwnd_space())
+                .min(room)
+                .min(16 * 1024);
+            if max == 0 {
+                break;
+            }
+            let Some(r) = sb.poll_reinject(max) else {
+                break;
+            };
+            self.bufs.clear();
+            self.bufs.extend(sb.read(r.dsn, r.len as usize));
+            let bufs = &self.bufs;
+            let ok = self
+                .stack
+                .with_transport(h, |sf| sf.push_data(r.dsn, bufs))
+                .unwrap_or(false);
+            if ok {
+                sb.record_sent(slot as u8, r.dsn, r.len);
+                conn.mib.inc(Mib::MPTCPRetrans);
+                self.mib.inc(Mib::MPTCPRetrans);
+                if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
+                    e.info.bytes_sent += r.len;
+                }
+            } else {
+                sb.reinject_range(r.dsn, r.len);
+                break;
+            }
+        }
+        // New data.
+        for _ in 0..256 {
+            let sb = conn.sendbuf.as_mut().expect("checked");
+            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
+            if ctx.sendable() == 0 {
+                break;
+            }
+            let d = conn.sched.get_send(&ctx);
+            if d.bytes == 0 {
+                break;
+            }
+            let mut room = u64::MAX;
+            for i in d.entries() {
+                let slot = ctx.subflows[i].slot as usize;
+                let sf_room = by_slot
+                    .get(slot)
+                    .copied()
+                    .flatten()
+                    .and_then(|h| self.stack.transport(h))
+                    .map_or(0, Subflow::send_space) as u64;
+                room = room.min(ctx.subflows[i].cwnd_space()).min(sf_room);
+            }
+            let mss = d
+                .first()
+                .map_or(1460, |i| u64::from(ctx.subflows[i].mss.max(536)));
+            let chunk = (16 * mss).min(super::mapping::TxMappings::MAX_LEN as u64);
+            let want = d.bytes.min(room).min(chunk);
+            // Avoid tiny mappings: wait for a segment's worth of room unless that is all
+            // there is to send.
+            if want == 0 || (want < mss && want < ctx.sendable()) {
+                break;
+            }
+            let Some((dsn, len)) = sh.claim_within(want) else {
+                break;
+            };
+            self.bufs.clear();
+            self.bufs.extend(sb.read(dsn, len as usize));
+            let mut any = false;
+            for i in d.entries() {
+                let slot = ctx.subflows[i].slot as usize;
+                let Some(h) = by_slot.get(slot).copied().flatten() else {
+                    continue;
+                };
+                let bufs = &self.bufs;
+                let ok = self
+                    .stack
+                    .with_transport(h, |sf| sf.push_data(dsn, bufs))
+                    .unwrap_or(false);
+                if ok {
+                    any = true;
+                    sb.record_sent(slot as u8, dsn, len);
+                    if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
+                        e.info.bytes_sent += len;
+                    }
+                }
+            }
+            if !any {
+                // Nobody took it: put it back for reinjection (same DSNs).
+                sb.reinject_range(dsn, len);
+                break;
+            }
+        }
+        // DATA_FIN once everything is claimed (RFC 8684 §3.3.3), on every subflow.
+        if conn.shutdown && !conn.data_fin_sent {
+            let sb = conn.sendbuf.as_ref().expect("checked");
+            if sh.snd_nxt() == sb.write_seq() && sb.reinject_queued() == 0 {
+                sh.queue_data_fin();
+                if let Some(fin) = sh.claim_data_fin() {
+                    conn.data_fin_sent = true;
+                    let fallback = conn.fallback;
+                    let hs: Vec<ConnHandle> = conn
+                        .subflows
+                        .iter()
+                        .filter(|e| !e.info.closed)
+                        .map(|e| e.info.handle)
+                        .collect();
+                    for h in hs {
+                        let _ = self.stack.with_transport(h, |sf| {
+                            sf.send_data_fin(fin);
+                            if fallback {
+                                // Plain TCP: the FIN is the DATA_FIN.
+                                sf.shutdown();
+                            }
+                        });
+                    }
+                    if let Some(n) = now {
+                        let at = n + DATA_FIN_RTX;
+                        conn.data_fin_rtx_at = Some(at);
+                        self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn data_fin_timer(&mut self, now: Instant, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Some(at) = conn.data_fin_rtx_at else {
+            return;
+        };
+        if conn.send_finished() || conn.state == ConnState::Closed {
+            conn.data_fin_rtx_at = None;
+            return;
+        }
+        if at <= now {
+            let hs: Vec<ConnHandle> = conn
+                .subflows
+                .iter()
+                .filter(|e| !e.info.closed)
+                .map(|e| e.info.handle)
+                .collect();
+            for h in hs {
+                let _ = self.stack.with_transport(h, Subflow::request_ack);
+            }
+            let next = now + DATA_FIN_RTX;
+            conn.data_fin_rtx_at = Some(next);
+            self.timer = Some(self.timer.map_or(next, |t| t.min(next)));
+        } else {
+            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// The close order of DESIGN.md §1: once both DATA_FINs are through, the subflows
+    /// close (FIN); a released connection is forgotten once they are gone.
+    fn maybe_finish(&mut self, _now: Instant, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let data_done = conn.send_finished() && conn.recv_finished();
+        if (data_done || conn.state == ConnState::Closed) && !conn.subflows_closed {
+            if data_done || conn.error.is_some() {
+                conn.subflows_closed = true;
+                let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+                for h in hs {
+                    self.pending_close.push(h);
+                    self.by_sf.remove(&h);
+                }
+                self.set_closed(id);
+            }
+        }
+    }
+
+    /// The path manager (Linux in-kernel PM): once the initial subflow is fully
+    /// established, the client opens a join from every `subflow` endpoint and the
+    /// server announces every `signal` endpoint.
+    fn run_pm(&mut self, now: Instant, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if conn.pm_done || conn.fallback || conn.state != ConnState::Established {
+            return;
+        }
+        if conn.mpc.is_none() || !conn.fully_established {
+            return;
+        }
+        conn.pm_done = true;
+        let (local, remote, server) = (conn.local, conn.remote, conn.listener.is_some());
+        let first = conn.subflows.first().map(|e| e.info.handle);
+        let eps: Vec<_> = self.endpoints.iter().copied().collect();
+        let limit = self.endpoints.limits().subflows;
+        let mut opened = 0;
+        for ep in eps {
+            let IpAddr::V4(addr) = ep.addr else { continue };
+            if addr == local {
+                continue;
+            }
+            if ep.flags.contains(EndpointFlags::SUBFLOW) && !server && opened < limit {
+                let backup = ep.flags.contains(EndpointFlags::BACKUP);
+                if self
+                    .open_join(now, id, addr, remote.0, remote.1, backup)
+                    .is_ok()
+                {
+                    opened += 1;
+                }
+            }
+            if ep.flags.contains(EndpointFlags::SIGNAL) {
+                if let Some(h) = first {
+                    let a = AddAddr {
+                        echo: false,
+                        addr_id: ep.id,
+                        addr: ep.addr,
+                        port: ep.port,
+                        hmac: None,
+                    };
+                    let keys = self.conns[&id].mpc;
+                    let a = match keys {
+                        Some(m) => AddAddr {
+                            hmac: Some(crate::crypto::add_addr_hmac(
+                                m.local.key,
+                                m.remote.key,
+                                ep.id,
+                                ep.addr,
+                                ep.port,
+                            )),
+                            ..a
+                        },
+                        None => a,
+                    };
+                    let _ = self.stack.with_transport(h, |sf| sf.send_add_addr(a));
+                }
+            }
+        }
+    }
+
+    fn open_join(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        port: u16,
+        backup: bool,
+    ) -> Result<u8, StackError> {
+        self.sync_pm();
+        let conn = self.conns.get(&id).ok_or(StackError::InvalidHandle)?;
+        let (Some(mpc), Some(sh)) = (conn.mpc, conn.shared.clone()) else {
+            return Err(StackError::InvalidHandle);
+        };
+        if conn.fallback || conn.state != ConnState::Established {
+            return Err(StackError::InvalidHandle);
+        }
+        let addr_id = self
+            .endpoints
+            .iter()
+            .find(|e| e.addr == IpAddr::V4(local))
+            .map_or(0, |e| e.id);
+        let h = self.stack.connect_with(
+            now,
+            Some(local),
+            0,
+            remote,
+            port,
+            |o, now, tuple, iss, ts| {
+                let mut s = o.sock(iss, ts)?;
+                s.connect(now, tuple.local_port, tuple.remote_port)?;
+                let nonce = o.next_rand() as u32;
+                let hs = JoinSynSent::new(
+                    id,
+                    mpc.join_keys(),
+                    JoinLocal {
+                        addr_id,
+                        backup,
+                        nonce,
+                    },
+                    &mut o.mib,
+                );
+                let mut sf = Subflow::join_client(s, id, hs, sh, mpc.checksum);
+                sf.set_local_id(addr_id);
+                sf.backup_local = backup;
+                Ok(sf)
+            },
+        )?;
+        let tuple = self.stack.tuple(h).ok_or(StackError::InvalidHandle)?;
+        let conn = self.conns.get_mut(&id).ok_or(StackError::InvalidHandle)?;
+        let sid = conn.add_subflow(SubflowInfo {
+            id: 0,
+            handle: h,
+            local: (tuple.local_addr, tuple.local_port),
+            remote: (remote, port),
+            local_id: addr_id,
+            remote_id: 0,
+            backup,
+            established: false,
+            closed: false,
+            stale: false,
+            bytes_sent: 0,
+            bytes_received: 0,
+        });
+        self.by_sf.insert(h, id);
+        Ok(sid)
+    }
+}

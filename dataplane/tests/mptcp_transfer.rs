@@ -1,0 +1,486 @@
+//! The MPTCP connection layer end to end in the simulator (issue 4's proofs): real
+//! [`MptcpStack`]s on hosts with one interface per path, a bulk application hashing
+//! both directions, and middleboxes/faults on the links.
+
+use core::net::{IpAddr, Ipv4Addr};
+
+use dataplane::mptcp::conn::Proto;
+use dataplane::mptcp::endpoint::{MptcpConfig, MptcpStack};
+use dataplane::mptcp::mib::Mib;
+use dataplane::mptcp::pm::{Endpoint, EndpointFlags, Limits};
+use dataplane::sim::mptcp_host::{MpBulkApp, MptcpHost};
+use dataplane::sim::{
+    CorruptPayload, Dir, HostId, LinkConfig, LinkId, Network, RewriteOption, StripOption, Which,
+};
+use dataplane::stack::{Interface, Ipv4Cidr};
+use dataplane::time::{Duration, Instant};
+use dataplane::wire::ethernet::EthernetAddress;
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const PORT: u16 = 5201;
+
+/// Path `p` (0-based) is the subnet 10.0.(p+1).0/24; the client is .1, the server .2.
+fn addr(path: u8, host: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, path + 1, host)
+}
+
+fn iface(path: u8, host: u8) -> Interface {
+    let mut i = Interface::new(
+        EthernetAddress([2, 0, 0, 0, path, host]),
+        Ipv4Cidr::new(addr(path, host), 24),
+    );
+    // Weak host: the client reaches the server's initial address from every path
+    // through the server's address on that path (a join from path p stays on p); the
+    // server answers on the interface that has the client's address on link.
+    if host == 1 {
+        i.gateway = Some(addr(path, 2));
+    }
+    i
+}
+
+fn cfg(seed: u64) -> MptcpConfig {
+    let mut c = MptcpConfig::default();
+    c.stack.secret = [seed as u8; 32];
+    c.seed = seed;
+    c
+}
+
+struct Net {
+    net: Network,
+    client: HostId<MptcpHost>,
+    server: HostId<MptcpHost>,
+    links: Vec<LinkId>,
+}
+
+/// `paths` links with `link(p)`; the client has a `subflow` endpoint on every path but
+/// the first; the server accepts `joins` additional subflows.
+fn build(
+    seed: u64,
+    paths: u8,
+    link: impl Fn(u8) -> LinkConfig,
+    bytes: (u64, u64),
+    proto: Proto,
+    joins: u8,
+) -> Net {
+    let mut net = Network::new(seed);
+    let capp = MpBulkApp::client(addr(0, 2), PORT, Instant::ZERO, bytes.0, seed ^ 0xc1, proto);
+    let sapp = MpBulkApp::server(PORT, bytes.1, seed ^ 0x5e);
+    let mut c = MptcpHost::new(cfg(seed), (0..paths).map(|p| iface(p, 1)).collect(), capp);
+    let mut s = MptcpHost::new(
+        cfg(seed + 1),
+        (0..paths).map(|p| iface(p, 2)).collect(),
+        sapp,
+    );
+    for p in 1..paths {
+        c.stack
+            .endpoints_mut()
+            .add(Endpoint {
+                id: 0,
+                addr: IpAddr::V4(addr(p, 1)),
+                port: None,
+                flags: EndpointFlags::SUBFLOW,
+                dev: None,
+            })
+            .unwrap();
+    }
+    // The client may open up to 8 subflows; the server accepts `joins`.
+    for (st, n) in [(&mut c.stack, 8), (&mut s.stack, joins)] {
+        st.endpoints_mut()
+            .set_limits(Limits {
+                subflows: n,
+                add_addr_accepted: 0,
+            })
+            .unwrap();
+    }
+    let client = net.add_host(c);
+    let server = net.add_host(s);
+    let links = (0..paths)
+        .map(|p| net.link(client, usize::from(p), server, usize::from(p), link(p)))
+        .collect();
+    Net {
+        net,
+        client,
+        server,
+        links,
+    }
+}
+
+fn run(n: &mut Net, limit: Instant) {
+    let (c, s) = (n.client, n.server);
+    n.net.run_while(limit, |net| {
+        !(net.host(c).app.is_done() && net.host(s).app.is_done())
+    });
+}
+
+fn assert_exact(n: &Net, bytes: (u64, u64)) {
+    let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(
+        c.is_done() && s.is_done(),
+        "not done at {:?}: client {}/{} server {}/{} errors {:?} {:?}",
+        n.net.now(),
+        c.received(),
+        bytes.1,
+        s.received(),
+        bytes.0,
+        c.error(),
+        s.error()
+    );
+    assert_eq!(c.error(), None);
+    assert_eq!(s.error(), None);
+    assert_eq!(s.received(), bytes.0);
+    assert_eq!(c.received(), bytes.1);
+    assert_eq!(
+        c.sent_digest(),
+        s.received_digest(),
+        "client -> server differs"
+    );
+    assert_eq!(
+        s.sent_digest(),
+        c.received_digest(),
+        "server -> client differs"
+    );
+}
+
+fn mib(n: &Net, server: bool, m: Mib) -> u64 {
+    let h = if server { n.server } else { n.client };
+    n.net.host(h).stack.mib().get(m)
+}
+
+fn stack(n: &Net, server: bool) -> &MptcpStack {
+    &n.net.host(if server { n.server } else { n.client }).stack
+}
+
+fn link(delay_ms: u64, mbps: u64) -> LinkConfig {
+    LinkConfig::new()
+        .delay(Duration::from_millis(delay_ms))
+        .rate_bps(mbps * 1_000_000)
+        .queue_bytes(256 * KIB)
+}
+
+#[test]
+fn one_path_byte_exact_both_directions() {
+    let bytes = (4 * MIB, 3 * MIB);
+    let mut n = build(1, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 1);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 1);
+    let c = n.net.host(n.client).app.conn().unwrap();
+    assert!(!stack(&n, false).is_fallback(c));
+    assert_eq!(mib(&n, false, Mib::MPCapableDataFallback), 0);
+    assert_eq!(mib(&n, true, Mib::DssFallback), 0);
+}
+
+#[test]
+fn two_paths_with_a_join_byte_exact_both_directions() {
+    let bytes = (16 * MIB, 12 * MIB);
+    let mut n = build(
+        2,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::MPJoinSynTx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, false, Mib::MPJoinSynAckRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    // The slower path's data arrives out of order at the data level.
+    assert!(mib(&n, true, Mib::OFOQueue) > 0);
+    assert!(mib(&n, false, Mib::OFOQueue) > 0);
+    // Both paths carried data both ways.
+    for l in &n.links {
+        for d in [Dir::Forward, Dir::Backward] {
+            let st = n.net.stats(*l, d);
+            assert!(st.delivered_bytes > 2 * MIB, "{l:?} {d:?}: {st:?}");
+        }
+    }
+    println!("2 paths: done at {:?}", n.net.now());
+}
+
+// ---------------------------------------------------------------------------------
+// Fallback (RFC 8684 §3.7)
+// ---------------------------------------------------------------------------------
+
+fn fallback_run(seed: u64, dir: Dir, which: Which) -> Net {
+    let bytes = (2 * MIB, 2 * MIB);
+    let mut n = build(seed, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    n.net
+        .add_middlebox(n.links[0], dir, StripOption::mptcp(which));
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    n
+}
+
+#[test]
+fn fallback_when_the_synack_option_is_stripped() {
+    let n = fallback_run(11, Dir::Backward, Which::SynAck);
+    assert_eq!(mib(&n, false, Mib::MPCapableFallbackSYNACK), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableFallbackACK), 1);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 0);
+}
+
+#[test]
+fn fallback_when_the_third_ack_option_is_stripped() {
+    let n = fallback_run(12, Dir::Forward, Which::ThirdAck);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableFallbackACK), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 0);
+    // The client learned it from the server's data without DSS.
+    assert_eq!(mib(&n, false, Mib::MPCapableDataFallback), 1);
+}
+
+#[test]
+fn fallback_when_options_are_stripped_from_all_data() {
+    let mut n = {
+        let bytes = (2 * MIB, 2 * MIB);
+        let mut n = build(13, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+        n.net
+            .add_middlebox(n.links[0], Dir::Forward, StripOption::mptcp(Which::Data));
+        n.net
+            .add_middlebox(n.links[0], Dir::Backward, StripOption::mptcp(Which::Data));
+        run(&mut n, Instant::from_secs(30));
+        assert_exact(&n, bytes);
+        n
+    };
+    // The client's first data carried the MP_CAPABLE (it piggybacks the third ACK), so
+    // the server fell back at the third ACK or on data without DSS; the client on data
+    // without DSS.
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
+    let fb = |server| {
+        mib(&n, server, Mib::DssFallback)
+            + mib(&n, server, Mib::MPCapableDataFallback)
+            + mib(&n, server, Mib::MPCapableFallbackACK)
+    };
+    assert!(fb(true) >= 1, "server did not fall back");
+    assert!(fb(false) >= 1, "client did not fall back");
+    n.net.run_for(Duration::from_secs(1));
+}
+
+#[test]
+fn plain_tcp_client_to_mptcp_listener() {
+    let bytes = (2 * MIB, 2 * MIB);
+    let mut n = build(14, 1, |_| link(5, 100), bytes, Proto::Tcp, 0);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, false, Mib::MPCapableSYNTX), 0);
+    assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 0);
+}
+
+// ---------------------------------------------------------------------------------
+// Refused joins: MP_TCPRST, counted, the connection unharmed
+// ---------------------------------------------------------------------------------
+
+fn two_path_run(seed: u64, joins: u8, setup: impl FnOnce(&mut Net)) -> Net {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(
+        seed,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        joins,
+    );
+    setup(&mut n);
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    n
+}
+
+#[test]
+fn join_with_an_unknown_token_is_refused() {
+    let n = two_path_run(21, 2, |n| {
+        // Flip a token byte of the MP_JOIN SYN on path 1.
+        let mb = RewriteOption::new(30, Which::Syn, |o: &mut [u8]| {
+            if o.len() == 12 && o[2] >> 4 == 1 {
+                o[5] ^= 0x5a;
+            }
+        });
+        n.net.add_middlebox(n.links[1], Dir::Forward, mb);
+    });
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinNoTokenFound), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn join_with_a_bad_hmac_is_refused() {
+    let n = two_path_run(22, 2, |n| {
+        // Flip an HMAC byte of the MP_JOIN third ACK (24-byte form) on path 1.
+        let mb = RewriteOption::new(30, Which::All, |o: &mut [u8]| {
+            if o.len() == 24 && o[2] >> 4 == 1 {
+                o[10] ^= 0xff;
+            }
+        });
+        n.net.add_middlebox(n.links[1], Dir::Forward, mb);
+    });
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckHMacFailure), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn join_over_the_limit_is_refused() {
+    let n = two_path_run(23, 0, |_| {});
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinRejected), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 0);
+    assert_eq!(
+        mib(&n, false, Mib::MPRstRx),
+        1,
+        "{:?}",
+        stack(&n, false).mib().iter_nonzero().collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// MP_FASTCLOSE and a path that dies
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn fastclose_in_mid_transfer() {
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut n = build(
+        31,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    let c = n.client;
+    let app = core::mem::replace(&mut n.net.host_mut(c).app, MpBulkApp::server(1, 0, 0));
+    n.net.host_mut(c).app = app.abort_after(2 * MIB);
+    run(&mut n, Instant::from_secs(30));
+    let (ca, sa) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(ca.is_done() && sa.is_done());
+    assert!(ca.received() >= 2 * MIB && ca.received() < bytes.1);
+    assert!(sa.received() < bytes.0);
+    assert_eq!(sa.error(), Some(dataplane::tcp::socket::TcpError::Reset));
+    assert_eq!(mib(&n, false, Mib::MPFastcloseTx), 1);
+    assert!(mib(&n, true, Mib::MPFastcloseRx) >= 1);
+    // Both ends let go of the connection.
+    n.net.run_for(Duration::from_secs(2));
+    assert_eq!(stack(&n, true).mib().get(Mib::MPCurrEstab), 0);
+    assert_eq!(stack(&n, false).mib().get(Mib::MPCurrEstab), 0);
+}
+
+#[test]
+fn a_blackholed_path_is_detected_stale_and_its_data_reinjected() {
+    let bytes = (16 * MIB, 16 * MIB);
+    let mut n = build(
+        41,
+        2,
+        |p| {
+            let l = link(5 + 5 * u64::from(p), 50);
+            if p == 1 {
+                l.blackhole(Instant::from_millis(700), Instant::from_secs(1000))
+            } else {
+                l
+            }
+        },
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    for server in [false, true] {
+        assert!(mib(&n, server, Mib::SubflowStale) >= 1, "server={server}");
+        assert!(mib(&n, server, Mib::MPTCPRetrans) >= 1, "server={server}");
+    }
+    // The dead path carried data before it died, and lost some.
+    let st = n.net.stats(n.links[1], Dir::Forward);
+    assert!(
+        st.delivered_bytes > MIB && st.dropped_blackhole > 0,
+        "{st:?}"
+    );
+    println!("blackhole: done at {:?}", n.net.now());
+}
+
+#[test]
+fn two_paths_with_dss_checksums() {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(
+        51,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    run(&mut n, Instant::from_secs(30));
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 0);
+    assert_eq!(mib(&n, false, Mib::DataCsumErr), 0);
+}
+
+// ---------------------------------------------------------------------------------
+// DSS checksum failures (RFC 8684 §3.7)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn corrupted_payload_with_one_subflow_mp_fail_then_fallback() {
+    let bytes = (4 * MIB, 4 * MIB);
+    let mut n = build(61, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    n.net
+        .add_middlebox(n.links[0], Dir::Forward, CorruptPayload::nth(300));
+    run(&mut n, Instant::from_secs(30));
+    let (c, s) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(c.is_done() && s.is_done());
+    assert_eq!((c.error(), s.error()), (None, None));
+    // Every byte arrived once, in place; the corrupted one was delivered as is (a
+    // fallen-back connection is plain TCP), so only that direction's hash differs.
+    assert_eq!(s.received(), bytes.0);
+    assert_eq!(c.received(), bytes.1);
+    assert_ne!(c.sent_digest(), s.received_digest());
+    assert_eq!(s.sent_digest(), c.received_digest());
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 1);
+    assert_eq!(mib(&n, true, Mib::MPFailTx), 1);
+    assert_eq!(mib(&n, true, Mib::DSSCorruptionFallback), 1);
+    assert_eq!(mib(&n, false, Mib::MPFailRx), 1);
+}
+
+#[test]
+fn corrupted_payload_with_two_subflows_resets_the_bad_one() {
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut n = build(
+        62,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+    );
+    n.net.host_mut(n.client).stack.set_checksum(true);
+    n.net
+        .add_middlebox(n.links[1], Dir::Forward, CorruptPayload::nth(200));
+    run(&mut n, Instant::from_secs(60));
+    // The bad subflow was reset and its data reinjected: byte-exact.
+    assert_exact(&n, bytes);
+    assert_eq!(mib(&n, true, Mib::DataCsumErr), 1);
+    assert_eq!(mib(&n, true, Mib::DSSCorruptionReset), 1);
+    assert_eq!(mib(&n, true, Mib::MPRstTx), 1);
+    assert_eq!(mib(&n, false, Mib::MPRstRx), 1);
+    assert!(mib(&n, false, Mib::MPTCPRetrans) >= 1);
+}
