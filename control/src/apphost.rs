@@ -2,9 +2,10 @@
 //! connection API the engine drives (sans-IO: time is passed in), and [`TcpAppHost`],
 //! its implementation over the plain-TCP [`Stack`].
 //!
-//! The MPTCP layer (an `MptcpStack` with the same shape as [`Stack`]) implements the same
-//! trait when it lands; until then `--proto mptcp` runs over [`TcpAppHost`], which opens
-//! plain TCP and reports `proto_used: "tcp"` — it never claims MPTCP.
+//! [`MptcpAppHost`] implements it over the MPTCP host (`dataplane::mptcp::endpoint::
+//! MptcpStack`), which is what the console runs: MPTCP or TCP per `--proto`, a listener
+//! accepting both. [`TcpAppHost`] (plain TCP only: `--proto mptcp` opens plain TCP there
+//! and reports `proto_used: "tcp"`, never claiming MPTCP) remains for TCP-only tests.
 
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
@@ -295,5 +296,245 @@ impl AppHost for TcpAppHost {
 
     fn connection_count(&self) -> usize {
         self.stack.connection_count()
+    }
+}
+
+/// [`AppHost`] over the MPTCP host ([`MptcpStack`]): `--proto mptcp` opens MPTCP (with
+/// fallback to TCP when the peer does not do it), `--proto tcp` plain TCP; a listener
+/// accepts both. The path manager's endpoints and limits come from `--endpoint` and
+/// `--limits` ([`MptcpAppHost::configure_pm`]).
+#[derive(Debug)]
+pub struct MptcpAppHost {
+    /// The MPTCP host.
+    pub stack: MptcpStack,
+    bytes: HashMap<MpConn, Bytes>,
+}
+
+use dataplane::mptcp::conn::{ConnState, MpConn, Proto as MpProto};
+use dataplane::mptcp::endpoint::{MptcpConfig, MptcpStack};
+use dataplane::mptcp::pm::{Endpoint, EndpointFlags, Limits as PmLimits};
+
+/// The MPTCP configuration the console uses (buffers as [`console_stack_config`]).
+pub fn console_mptcp_config(secret_seed: u64) -> MptcpConfig {
+    let stack = console_stack_config(secret_seed);
+    MptcpConfig {
+        stack,
+        seed: secret_seed ^ 0x6d70_7463_7000,
+        send_buffer: 2 << 20,
+        recv_buffer: 2 << 20,
+        ..MptcpConfig::default()
+    }
+}
+
+impl MptcpAppHost {
+    /// A host with no interfaces yet (add them with `stack.add_interface`).
+    pub fn new(cfg: MptcpConfig) -> MptcpAppHost {
+        MptcpAppHost {
+            stack: MptcpStack::new(cfg),
+            bytes: HashMap::new(),
+        }
+    }
+
+    /// Installs `--endpoint`s, `--limits` and `--checksum` (as `ip mptcp endpoint add`,
+    /// `ip mptcp limits set`, `net.mptcp.checksum_enabled`).
+    pub fn configure_pm(
+        &mut self,
+        endpoints: &[crate::cli::EndpointArg],
+        limits: crate::cli::Limits,
+        checksum: bool,
+    ) -> Result<(), String> {
+        self.stack.set_checksum(checksum);
+        let pm = self.stack.endpoints_mut();
+        pm.set_limits(PmLimits {
+            subflows: limits.subflows,
+            add_addr_accepted: limits.add_addr_accepted,
+        })
+        .map_err(|e| format!("--limits: {e:?}"))?;
+        for e in endpoints {
+            let mut flags = EndpointFlags::default();
+            if e.subflow {
+                flags = flags | EndpointFlags::SUBFLOW;
+            }
+            if e.signal {
+                flags = flags | EndpointFlags::SIGNAL;
+            }
+            if e.backup {
+                flags = flags | EndpointFlags::BACKUP;
+            }
+            pm.add(Endpoint {
+                id: 0,
+                addr: std::net::IpAddr::V4(e.addr),
+                port: e.port,
+                flags,
+                dev: e.dev,
+            })
+            .map_err(|err| format!("--endpoint {}: {err:?}", e.addr))?;
+        }
+        Ok(())
+    }
+}
+
+impl FrameHost for MptcpAppHost {
+    fn handle_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        self.stack.handle_frame(now, iface, frame);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.stack.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        self.stack.poll_transmit(now, emit);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.stack.poll_timeout()
+    }
+}
+
+impl AppHost for MptcpAppHost {
+    type Conn = MpConn;
+
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        proto: Proto,
+    ) -> Result<MpConn, String> {
+        let p = match proto {
+            Proto::Mptcp => MpProto::Mptcp,
+            Proto::Tcp => MpProto::Tcp,
+        };
+        let c = self
+            .stack
+            .connect(now, *remote.ip(), remote.port(), p)
+            .map_err(|e| e.to_string())?;
+        self.bytes.insert(c, Bytes::default());
+        Ok(c)
+    }
+
+    fn listen(&mut self, port: u16) -> Result<(), String> {
+        self.stack.listen(port, 128).map_err(|e| e.to_string())
+    }
+
+    fn accept(&mut self, port: u16) -> Option<MpConn> {
+        let c = self.stack.accept(port)?;
+        self.bytes.insert(c, Bytes::default());
+        Some(c)
+    }
+
+    fn send(&mut self, c: MpConn, data: &[u8]) -> usize {
+        let n = self.stack.send(c, data).unwrap_or(0);
+        if let Some(b) = self.bytes.get_mut(&c) {
+            b.sent += n as u64;
+        }
+        n
+    }
+
+    fn recv(&mut self, c: MpConn, buf: &mut [u8]) -> usize {
+        let n = self.stack.recv(c, buf).unwrap_or(0);
+        if let Some(b) = self.bytes.get_mut(&c) {
+            b.received += n as u64;
+        }
+        n
+    }
+
+    fn shutdown(&mut self, c: MpConn) {
+        let _ = self.stack.shutdown(c);
+    }
+
+    fn close(&mut self, now: Instant, c: MpConn) {
+        self.bytes.remove(&c);
+        let _ = self.stack.close(now, c);
+    }
+
+    fn abort(&mut self, c: MpConn) {
+        self.bytes.remove(&c);
+        let _ = self.stack.abort(c);
+    }
+
+    fn status(&self, c: MpConn) -> ConnStatus {
+        match self.stack.state(c) {
+            None => ConnStatus::Closed(None),
+            Some(ConnState::Connecting) => ConnStatus::Connecting,
+            Some(ConnState::Established) => ConnStatus::Open,
+            Some(ConnState::Closed) => ConnStatus::Closed(self.stack.error(c).map(|e| match e {
+                dataplane::tcp::socket::TcpError::Refused => "connection refused",
+                dataplane::tcp::socket::TcpError::Reset => "connection reset",
+                dataplane::tcp::socket::TcpError::TimedOut => "connection timed out",
+                _ => "connection failed",
+            })),
+        }
+    }
+
+    fn recv_finished(&self, c: MpConn) -> bool {
+        self.stack.recv_finished(c)
+    }
+
+    fn unacked(&self, c: MpConn) -> u64 {
+        // What the subflows had acknowledged, summed: a lower bound of what the peer
+        // holds (the data level's own DATA_ACK is not exposed).
+        let sent = self.bytes.get(&c).map_or(0, |b| b.sent);
+        let acked: u64 = self
+            .stack
+            .subflows(c)
+            .iter()
+            .map(|s| {
+                let q = self
+                    .stack
+                    .stack()
+                    .transport(s.handle)
+                    .map_or(0, |t| t.socket().send_queue() as u64);
+                s.bytes_sent.saturating_sub(q)
+            })
+            .sum();
+        sent.saturating_sub(acked)
+    }
+
+    fn send_finished(&self, c: MpConn) -> bool {
+        self.stack.send_finished(c) || self.stack.state(c).is_none()
+    }
+
+    fn proto_used(&self, c: MpConn) -> Proto {
+        if self.stack.is_fallback(c) {
+            Proto::Tcp
+        } else {
+            Proto::Mptcp
+        }
+    }
+
+    fn subflows(&self, c: MpConn, out: &mut Vec<SubflowInfo>) {
+        for s in self.stack.subflows(c) {
+            let sock = self.stack.stack().transport(s.handle).map(|t| t.socket());
+            out.push(SubflowInfo {
+                id: s.id,
+                local: SocketAddrV4::new(s.local.0, s.local.1),
+                remote: SocketAddrV4::new(s.remote.0, s.remote.1),
+                backup: s.backup,
+                bytes_sent: s.bytes_sent,
+                bytes_received: s.bytes_received,
+                srtt: sock.and_then(|k| k.rtt().srtt()),
+                cwnd: sock.map_or(0, |k| k.cwnd()),
+                state: sock.map_or(State::Closed, |k| k.state()),
+            });
+        }
+    }
+
+    fn subflows_established(&self, c: MpConn) -> u32 {
+        self.stack
+            .subflows(c)
+            .iter()
+            .filter(|s| s.established)
+            .count() as u32
+    }
+
+    fn counters(&self, out: &mut Vec<(&'static str, u64)>) {
+        out.extend(self.stack.mib().iter().map(|(m, v)| (m.name(), v)));
+        out.extend(self.stack.stack().counters().iter());
+    }
+
+    fn drain_events(&mut self) {
+        while self.stack.poll_event().is_some() {}
+    }
+
+    fn connection_count(&self) -> usize {
+        self.stack.stack().connection_count()
     }
 }

@@ -7,8 +7,10 @@
 //! and per-path throughput goes to stderr, and the run ends with the byte-exact check:
 //! the server received as many bytes as the client sent, with the same SHA-256.
 //!
-//! Until the MPTCP stack is wired in, the connection is plain TCP (one subflow, path 1;
-//! path 2 carries ARP only) and the summary says `proto_used: "tcp"`.
+//! With `--proto mptcp` (the default) the client opens MPTCP on path 1 and a second
+//! subflow from its `subflow` endpoint 10.0.2.1 to the server's 10.0.1.2 through path
+//! 2 (10.0.2.2, the server's other address, is the client's gateway there). `--proto
+//! tcp` runs one plain TCP connection on path 1.
 
 use std::net::SocketAddrV4;
 use std::time::Duration as StdDuration;
@@ -18,8 +20,8 @@ use dataplane::stack::Ipv4Cidr;
 use serde_json::{json, Value};
 
 use crate::app::{AppEngine, AppRole, ConnResult, EngineConfig};
-use crate::apphost::{console_stack_config, TcpAppHost};
-use crate::cli::{AppConfig, Mode, Verify};
+use crate::apphost::{console_mptcp_config, MptcpAppHost};
+use crate::cli::{AppConfig, EndpointArg, Mode, Verify};
 use crate::launch::{demo_addr, seed};
 use crate::node::{Node, Pair};
 use crate::runtime::{self, LoopOptions, RunError, WorkerSetup};
@@ -60,15 +62,29 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
     } else {
         cfg.bytes.unwrap_or(1 << 30)
     };
-    let mut client = TcpAppHost::new(console_stack_config(seed()));
-    let mut server = TcpAppHost::new(console_stack_config(seed().rotate_left(17)));
+    let mut client = MptcpAppHost::new(console_mptcp_config(seed()));
+    let mut server = MptcpAppHost::new(console_mptcp_config(seed().rotate_left(17)));
+    // The client opens a second subflow from its path-2 address (`ip mptcp endpoint
+    // add 10.0.2.1 dev 1 subflow`) to the server's address; the server's path-2
+    // address is the client's gateway on path 2, so that subflow leaves through path 2
+    // and the server (weak host) answers on the interface where 10.0.2.1 is on link.
+    let ep = EndpointArg {
+        addr: demo_addr(2, 1),
+        subflow: true,
+        signal: false,
+        backup: false,
+        port: None,
+        dev: Some(1),
+    };
+    client.configure_pm(&[ep], cfg.limits, cfg.checksum)?;
+    server.configure_pm(&[], cfg.limits, cfg.checksum)?;
     let cidr = |p, h| Ipv4Cidr::new(demo_addr(p, h), 24);
     client
         .stack
         .add_interface(runtime::interface(&dpdk.ports[0], &[cidr(1, 1)]));
-    client
-        .stack
-        .add_interface(runtime::interface(&dpdk.ports[1], &[cidr(2, 1)]));
+    client.stack.add_interface(
+        runtime::interface(&dpdk.ports[1], &[cidr(2, 1)]).with_gateway(demo_addr(2, 2)),
+    );
     server
         .stack
         .add_interface(runtime::interface(&dpdk.ports[2], &[cidr(1, 2)]));
@@ -102,10 +118,6 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
             Some(d) => format!("sending for {:.1} s", d.as_secs_f64()),
             None => format!("sending {bytes} bytes"),
         }
-    );
-    eprintln!(
-        "mpdk demo: --proto {} runs as plain TCP for now (the MPTCP stack is not wired into the console yet): one subflow, on path 1",
-        crate::json::proto_name(cfg.proto)
     );
     let setup = WorkerSetup {
         cpu: runtime::worker_cpu(&eal_args),

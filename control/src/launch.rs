@@ -2,7 +2,9 @@
 //!
 //! Every probed port is started and becomes one interface of the host; `--port-addr`
 //! gives the host its addresses (weak host: any address is reachable through any port,
-//! and ARP for any of them is answered on every port).
+//! and ARP for any of them is answered on every port), `--gateway` a default gateway
+//! per port. The host is the MPTCP stack: `--proto` picks what mpdk opens, a listener
+//! accepts both; `--endpoint`, `--limits` and `--checksum` configure its path manager.
 
 use std::net::Ipv4Addr;
 use std::time::Duration as StdDuration;
@@ -10,7 +12,7 @@ use std::time::Duration as StdDuration;
 use dataplane::stack::Ipv4Cidr;
 
 use crate::app::{AppEngine, AppRole, EngineConfig};
-use crate::apphost::{console_stack_config, TcpAppHost};
+use crate::apphost::{console_mptcp_config, MptcpAppHost};
 use crate::cli::{AppConfig, Mode, Role, Verify};
 use crate::node::Node;
 use crate::runtime::{self, LoopOptions, RunError, WorkerSetup};
@@ -67,7 +69,8 @@ pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
         StdDuration::from_secs(3600),
     )?;
 
-    let mut host = TcpAppHost::new(console_stack_config(seed()));
+    let mut host = MptcpAppHost::new(console_mptcp_config(seed()));
+    host.configure_pm(&cfg.endpoints, cfg.limits, cfg.checksum)?;
     let mut addrs_text = Vec::new();
     for (i, port) in dpdk.ports.iter().enumerate() {
         let addrs: Vec<Ipv4Cidr> = cfg
@@ -82,7 +85,13 @@ pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
                 .map(|c| format!("{}/{}", c.addr, c.prefix_len))
                 .collect(),
         );
-        host.stack.add_interface(runtime::interface(port, &addrs));
+        let mut iface = runtime::interface(port, &addrs);
+        iface.gateway = cfg
+            .gateways
+            .iter()
+            .find(|g| usize::from(g.0) == i)
+            .map(|g| g.1);
+        host.stack.add_interface(iface);
     }
     let engine = AppEngine::new(engine_config(cfg));
     let node = Node::new("mpdk", host, engine);
