@@ -139,12 +139,17 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
             vec!["10.0.2.2/24".into()],
         ],
         paths: vec![("path1".into(), vec![0, 2]), ("path2".into(), vec![1, 3])],
+        stall_timeout: Some(StdDuration::from_secs(10)),
     };
     let out = runtime::control_loop(&dpdk, worker, to, from, &opts);
     let client_r = out.results.iter().find(|(n, _)| *n == 0).map(|(_, r)| r);
     let server_r = out.results.iter().find(|(n, _)| *n == 1).map(|(_, r)| r);
     let path_packets: Vec<u64> = dpdk.ports.iter().map(|p| p.stats().opackets).collect();
-    let (verified, why) = check(client_r, server_r, verify);
+    let (verified, why) = if out.stalled {
+        (false, "the transfer stalled".to_string())
+    } else {
+        check(client_r, server_r, verify)
+    };
     let summary = summary(client_r, server_r, verified, &path_packets);
     if verified {
         eprintln!("mpdk demo: verified: {why}");

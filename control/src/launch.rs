@@ -110,6 +110,7 @@ pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
         json_lines: cfg.json,
         port_addrs: addrs_text,
         paths: Vec::new(),
+        stall_timeout: None,
     };
     let out = runtime::control_loop(&dpdk, worker, to, from, &opts);
     let failed = out.results.iter().any(|(_, r)| r.error.is_some());

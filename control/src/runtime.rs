@@ -428,6 +428,9 @@ pub struct LoopOptions {
     pub port_addrs: Vec<Vec<String>>,
     /// Port pairs to show as paths on the statistics line: (name, ports).
     pub paths: Vec<(String, Vec<usize>)>,
+    /// Give up when the application's byte counts did not move for this long (checked
+    /// on the statistics snapshots; not while stopped at the prompt).
+    pub stall_timeout: Option<StdDuration>,
 }
 
 /// What the control loop collected.
@@ -435,6 +438,8 @@ pub struct LoopOptions {
 pub struct LoopOutcome {
     pub results: Vec<(usize, ConnResult)>,
     pub done: bool,
+    /// Ended by the stall watchdog.
+    pub stalled: bool,
     pub elapsed: StdDuration,
     pub worker: WorkerStats,
 }
@@ -517,6 +522,8 @@ pub fn control_loop(
     };
     // A snapshot was asked for: for the statistics line (None) or a command.
     let mut pending: Vec<Option<Command>> = Vec::new();
+    let mut progress = (0u64, start);
+    let mut paused = false;
     let path_packets = || -> Vec<u64> {
         opts.paths
             .iter()
@@ -562,6 +569,25 @@ pub fn control_loop(
                         None => {
                             let at = StdInstant::now();
                             let elapsed = at.duration_since(start).as_secs_f64();
+                            let moved: u64 = nodes
+                                .iter()
+                                .flat_map(|n| &n.conns)
+                                .map(|c| c.bytes_sent + c.bytes_received)
+                                .sum::<u64>()
+                                + out.results.len() as u64;
+                            if moved != progress.0 || paused || out.done {
+                                progress = (moved, at);
+                            } else if let Some(limit) = opts.stall_timeout {
+                                if at.duration_since(progress.1) >= limit && !out.stalled {
+                                    eprintln!(
+                                        "mpdk: no progress for {:.0} s: the transfer stalled, giving up",
+                                        limit.as_secs_f64()
+                                    );
+                                    eprint!("{}", console::conns(&nodes));
+                                    out.stalled = true;
+                                    let _ = to.send(ToWorker::Shutdown);
+                                }
+                            }
                             for l in rates.lines(&nodes, at, elapsed) {
                                 eprintln!("{l}");
                             }
@@ -614,11 +640,13 @@ pub fn control_loop(
                         let _ = to.send(ToWorker::Shutdown);
                     }
                     Ok(Command::Start) => {
+                        paused = false;
                         let _ = to.send(ToWorker::Pause(false));
                         eprintln!("application started");
                         prompt();
                     }
                     Ok(Command::Stop) => {
+                        paused = true;
                         let _ = to.send(ToWorker::Pause(true));
                         eprintln!("application stopped");
                         prompt();

@@ -127,11 +127,35 @@ fn embedded_demo_verifies_bytes() {
         v["client"]["sha256_sent"], v["server"]["sha256_received"],
         "{v}"
     );
-    assert!(v["paths"][0]["packets"].as_u64().unwrap() > 100_000, "{v}");
+    // MPTCP with a subflow on each path, both carrying data.
+    assert_eq!(v["client"]["proto_used"], "mptcp", "{v}");
+    assert_eq!(v["client"]["subflows_established"], 2, "{v}");
+    for (i, local) in [(0, "10.0.1.1"), (1, "10.0.2.1")] {
+        let sf = &v["client"]["subflows"][i];
+        assert!(sf["local"].as_str().unwrap().starts_with(local), "{v}");
+        assert!(sf["bytes_sent"].as_u64().unwrap() > 0, "{v}");
+    }
+    for p in 0..2 {
+        assert!(v["paths"][p]["packets"].as_u64().unwrap() > 10_000, "{v}");
+    }
     assert!(err.contains("mpdk demo: verified"), "{err}");
     // Live per-subflow lines.
-    assert!(err.contains("client tcp sf0 10.0.1.1:"), "{err}");
+    assert!(err.contains("client mptcp sf0 10.0.1.1:"), "{err}");
+    assert!(err.contains("client mptcp sf1 10.0.2.1:"), "{err}");
     assert!(err.lines().all(|l| !l.contains("panicked")));
+}
+
+#[test]
+fn embedded_demo_over_plain_tcp() {
+    let out = mpdk(&["--proto", "tcp", "--bytes", "256M", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v = last_json(&out);
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["client"]["proto_used"], "tcp");
+    assert_eq!(v["server"]["proto_used"], "tcp");
+    assert_eq!(v["client"]["subflows_established"], 1);
+    assert_eq!(v["client"]["sha256_sent"], v["server"]["sha256_received"]);
 }
 
 #[test]
@@ -192,7 +216,7 @@ fn interactive_prompt_answers_testpmd_basics() {
     assert!(err.contains("MAC address: 02:6D:70:64:00:00"), "{err}");
     assert!(err.contains("IPv4 addresses: 10.0.2.2/24"), "{err}");
     assert!(
-        err.contains("client conn 0: client tcp 10.0.1.1:"),
+        err.contains("client conn 0: client mptcp 10.0.1.1:"),
         "conns: {err}"
     );
     assert!(

@@ -1,7 +1,10 @@
 //! Two `mpdk` processes joined by DPDK `net_memif`: two memif pairs are two paths, one
 //! process listens (memif server role), the other connects (client role, started
 //! first: it must keep retrying until the listener appears). 1 GiB crosses byte-exact:
-//! both JSON objects agree on the byte counts and the SHA-256 of the stream.
+//! both JSON objects agree on the byte counts and the SHA-256 of the stream. Over
+//! MPTCP the client opens a second subflow from its path-2 address (a `subflow`
+//! endpoint; the server's path-2 address is its gateway there), and both carry data;
+//! over plain TCP one connection does it all.
 #![cfg(feature = "dpdk")]
 
 use std::io::Read;
@@ -80,14 +83,13 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap()
 }
 
-#[test]
-fn two_processes_over_memif_move_1gib_byte_exact() {
-    let dir = std::env::temp_dir().join(format!("mpdk-memif-{}", std::process::id()));
+fn transfer(tag: &str, proto: &str) -> (serde_json::Value, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!("mpdk-memif-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let d = dir.to_str().unwrap();
     // The connector starts first and retries until the listener is there.
     let client = spawn(
-        "c",
+        &format!("{tag}c"),
         "1,0",
         "client",
         d,
@@ -96,6 +98,12 @@ fn two_processes_over_memif_move_1gib_byte_exact() {
             "0=10.0.1.1/24",
             "--port-addr",
             "1=10.0.2.1/24",
+            "--gateway",
+            "1=10.0.2.2",
+            "--endpoint",
+            "10.0.2.1,subflow",
+            "--proto",
+            proto,
             "--connect",
             "10.0.1.2:5201",
             "--mode",
@@ -107,7 +115,7 @@ fn two_processes_over_memif_move_1gib_byte_exact() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let server = spawn(
-        "s",
+        &format!("{tag}s"),
         "0,1",
         "server",
         d,
@@ -139,10 +147,45 @@ fn two_processes_over_memif_move_1gib_byte_exact() {
     assert_eq!(sent.len(), 64);
     assert_eq!(Some(sent), s["sha256_received"].as_str(), "hashes agree");
     assert_eq!(c["sha256_received"], s["sha256_sent"]);
-    // Plain TCP for now (the MPTCP stack is not wired into the console yet).
-    assert_eq!(c["proto_used"], "tcp");
-    assert_eq!(c["subflows_established"], 1);
-    assert_eq!(s["subflows"][0]["bytes_received"], GIB);
+    assert_eq!(c["proto_used"], proto);
+    assert_eq!(s["proto_used"], proto);
     assert_eq!(c["subflows"][0]["remote"], "10.0.1.2:5201");
     assert!(c["counters"]["TcpActiveOpens"].as_u64().unwrap() >= 1);
+    (c, s)
+}
+
+#[test]
+fn mptcp_over_two_memif_paths_moves_1gib_byte_exact() {
+    let (c, s) = transfer("m", "mptcp");
+    assert_eq!(c["subflows_established"], 2, "{c}");
+    assert_eq!(s["subflows_established"], 2, "{s}");
+    let per_sf: Vec<u64> = s["subflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["bytes_received"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_sf.len(), 2);
+    assert!(
+        per_sf.iter().all(|&b| b > 0),
+        "both subflows carry data: {per_sf:?}"
+    );
+    assert!(per_sf.iter().sum::<u64>() >= GIB, "{per_sf:?}");
+    assert_eq!(
+        c["subflows"][1]["local"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("10.0.2.1")
+    );
+    assert!(c["counters"]["MPJoinSynTx"].as_u64().unwrap() >= 1, "{c}");
+    assert!(s["counters"]["MPJoinSynRx"].as_u64().unwrap() >= 1, "{s}");
+}
+
+#[test]
+fn tcp_over_memif_moves_1gib_byte_exact() {
+    let (c, s) = transfer("t", "tcp");
+    assert_eq!(c["subflows_established"], 1);
+    assert_eq!(s["subflows"][0]["bytes_received"], GIB);
 }
