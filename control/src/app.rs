@@ -167,6 +167,12 @@ pub struct ConnSnapshot {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub state: &'static str,
+    /// We half-closed (FIN / DATA_FIN queued).
+    pub shut_down: bool,
+    /// Our FIN / DATA_FIN was acknowledged.
+    pub send_finished: bool,
+    /// The peer's FIN / DATA_FIN arrived and everything was read.
+    pub recv_finished: bool,
     pub subflows: Vec<SubflowInfo>,
 }
 
@@ -271,6 +277,9 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
                         ConnStatus::Open => "open",
                         ConnStatus::Closed(_) => "closed",
                     },
+                    shut_down: c.shut_down,
+                    send_finished: host.send_finished(c.conn),
+                    recv_finished: host.recv_finished(c.conn),
                     subflows,
                 }
             })
