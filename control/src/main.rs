@@ -28,6 +28,7 @@ enum Failure {
     Usage(String),
     Run(String),
     /// Ran, and the outcome was a failure already reported (exit status).
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
     Status(u8),
 }
 
