@@ -1,7 +1,7 @@
 //! The data level of one MPTCP connection, as its home core keeps it: the send buffer
 //! indexed by DSN, the reassembly queue, the scheduler, stale detection, the subflow
 //! list and the per-connection counters. The [`super::endpoint::MptcpStack`] drives it:
-//! it moves `(DSN, bytes)` from subflows into [`Connection::reasm`], claims DSN ranges
+//! it moves `(DSN, bytes)` from subflows into the connection's reassembly, claims DSN ranges
 //! in [`SharedData`] for the subflow the scheduler picks, and runs the close order of
 //! DESIGN.md §1 (DATA_FIN sent and DATA_ACKed, DATA_FIN received, then the subflows'
 //! FINs).
@@ -118,6 +118,8 @@ pub struct Connection {
     pub(crate) last_wnd_edge: u64,
     pub(crate) send_cap: usize,
     pub(crate) recv_cap: usize,
+    /// Listed in the endpoint's to-service list.
+    pub(crate) touched: bool,
 }
 
 impl Connection {
@@ -163,6 +165,7 @@ impl Connection {
             last_wnd_edge: 0,
             send_cap: caps.0,
             recv_cap: caps.1,
+            touched: false,
         }
     }
 

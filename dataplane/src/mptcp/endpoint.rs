@@ -29,36 +29,32 @@
 //! next DSN range. `poll_transmit` then lets the stack emit what the subflows produce.
 //!
 //! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
-//! in [`MptcpOpener::accept_syn`]; a subflow records the results of later handshake
+//! in [`MptcpOpener`]'s `accept_syn`; a subflow records the results of later handshake
 //! steps in its events and this endpoint updates the token table.
 
 use core::net::{IpAddr, Ipv4Addr};
+mod data;
+mod opener;
+
+use opener::JoinInfo;
+pub use opener::MptcpOpener;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::conn::{ConnState, Connection, MpConn, Proto, SubflowInfo};
-use super::handshake::{
-    HandshakeConfig, JoinLocal, JoinRefusal, JoinSynReceived, JoinSynSent, MpcSynReceived,
-    MpcSynSent, SynOutcome,
-};
+use super::handshake::{HandshakeConfig, JoinLocal, JoinSynSent, MpcSynSent};
 use super::mib::{Mib, MibCounters};
 use super::pm::{EndpointFlags, Endpoints};
-use super::shared::{sf_flags, SharedData, SubflowSnapshot};
+use super::shared::SharedData;
 use super::subflow::{ConnId, Subflow, SubflowEvent};
-use super::token::TokenTable;
-use crate::sched::{by_name, SchedCtx};
-use crate::seq::SubflowSeq;
-use crate::stack::{
-    ConnHandle, Event, FourTuple, Interface, OpenError, Opener, Stack, StackConfig, StackError,
-    Transport,
-};
-use crate::tcp::socket::{State, TcpError, TcpSocket};
-use crate::tcp::TcpConfig;
-use crate::time::{Duration, Instant};
+use crate::sched::by_name;
+use crate::stack::{ConnHandle, Event, Interface, Stack, StackConfig, StackError, Transport};
+use crate::tcp::socket::TcpError;
+use crate::time::Instant;
 use crate::wire::mptcp::AddAddr;
-use crate::wire::tcp::TcpRepr;
 
 /// What an [`MptcpStack`] tells the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,184 +100,16 @@ pub struct MptcpConfig {
 impl Default for MptcpConfig {
     fn default() -> Self {
         let mut stack = StackConfig::default();
-        stack.tcp.send_buffer = 256 * 1024;
-        stack.tcp.recv_buffer = 1024 * 1024;
+        stack.tcp.send_buffer = 1024 * 1024;
+        stack.tcp.recv_buffer = 4 * 1024 * 1024;
         MptcpConfig {
             stack,
             handshake: HandshakeConfig::default(),
-            send_buffer: 1024 * 1024,
-            recv_buffer: 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            recv_buffer: 4 * 1024 * 1024,
             scheduler: "default",
             stale_loss_cnt: 4,
             seed: 0x6d70_646b,
-        }
-    }
-}
-
-/// What the opener knows about a connection for joins at a listener.
-#[derive(Debug, Clone)]
-struct JoinInfo {
-    shared: Option<Arc<SharedData>>,
-    csum: bool,
-    /// Joins accepted so far.
-    joins: u8,
-}
-
-/// The [`Opener`] of an MPTCP host: makes [`Subflow`]s, answers MP_CAPABLE and MP_JOIN
-/// SYNs at listeners with the token table.
-#[derive(Debug)]
-pub struct MptcpOpener {
-    tcp: TcpConfig,
-    hs: HandshakeConfig,
-    /// Tokens of our connections.
-    pub tokens: TokenTable<ConnId>,
-    /// Handshake counters not tied to a connection (refused joins, listener side).
-    pub mib: MibCounters,
-    rng: u64,
-    next_conn: ConnId,
-    joins: HashMap<ConnId, JoinInfo>,
-    /// Additional subflows per connection (`ip mptcp limits subflows`).
-    max_joins: u8,
-    /// Our address IDs (0 for addresses that are no endpoint).
-    addr_ids: HashMap<Ipv4Addr, (u8, bool)>,
-}
-
-impl MptcpOpener {
-    fn new(tcp: TcpConfig, hs: HandshakeConfig, seed: u64) -> Self {
-        MptcpOpener {
-            tcp,
-            hs,
-            tokens: TokenTable::new(),
-            mib: MibCounters::new(),
-            rng: seed | 1,
-            next_conn: 1,
-            joins: HashMap::new(),
-            max_joins: 2,
-            addr_ids: HashMap::new(),
-        }
-    }
-
-    fn next_rand(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn new_conn_id(&mut self) -> ConnId {
-        let id = self.next_conn;
-        self.next_conn += 1;
-        id
-    }
-
-    fn sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
-        Ok(TcpSocket::new(self.tcp.clone(), iss, ts)?)
-    }
-}
-
-impl Opener for MptcpOpener {
-    type Conn = Subflow;
-
-    /// Plain TCP (the endpoint uses [`Stack::connect_with`] for MPTCP).
-    fn connect(
-        &mut self,
-        now: Instant,
-        tuple: &FourTuple,
-        iss: SubflowSeq,
-        ts_offset: u32,
-    ) -> Result<Subflow, OpenError> {
-        let mut s = self.sock(iss, ts_offset)?;
-        s.connect(now, tuple.local_port, tuple.remote_port)?;
-        Ok(Subflow::plain(s))
-    }
-
-    fn accept_syn(
-        &mut self,
-        now: Instant,
-        tuple: &FourTuple,
-        iss: SubflowSeq,
-        ts_offset: u32,
-        syn: &TcpRepr<'_>,
-    ) -> Option<Subflow> {
-        let mut sock = self.sock(iss, ts_offset).ok()?;
-        sock.listen(tuple.local_port).ok()?;
-        sock.handle_segment(now, syn);
-        if sock.state() != State::SynReceived {
-            return None;
-        }
-        let opts = syn.mptcp.as_slice();
-        let (addr_id, backup) = self
-            .addr_ids
-            .get(&tuple.local_addr)
-            .copied()
-            .unwrap_or((0, false));
-        let nonce = self.next_rand() as u32;
-        let local = JoinLocal {
-            addr_id,
-            backup,
-            nonce,
-        };
-        if let Some(r) = JoinSynReceived::handle_syn(opts, &self.tokens, local, &mut self.mib) {
-            return Some(match r {
-                Err(refusal) => Subflow::refused(sock, refusal.tcprst()),
-                Ok(j) => {
-                    let conn = j.conn();
-                    let max = self.max_joins;
-                    match self.joins.get_mut(&conn) {
-                        Some(JoinInfo {
-                            shared: Some(sh),
-                            csum,
-                            joins,
-                            ..
-                        }) => {
-                            // Linux mptcp_pm_allow_new_subflow: the limit is checked at
-                            // the SYN, the refusal sent after the third ACK's HMAC.
-                            let accept = *joins < max;
-                            if accept {
-                                *joins += 1;
-                            }
-                            Subflow::join_server(sock, j, accept, sh.clone(), *csum)
-                        }
-                        _ => {
-                            self.mib.inc(Mib::MPJoinRejected);
-                            Subflow::refused(sock, JoinRefusal::NotEstablished.tcprst())
-                        }
-                    }
-                }
-            });
-        }
-        let id = self.new_conn_id();
-        let mut rng = {
-            let mut x = self.next_rand();
-            move || {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                x ^ (x >> 29)
-            }
-        };
-        match MpcSynReceived::handle_syn(
-            &self.hs,
-            opts,
-            &mut self.tokens,
-            id,
-            &mut rng,
-            &mut self.mib,
-        ) {
-            SynOutcome::Mptcp(s) => {
-                self.joins.insert(
-                    id,
-                    JoinInfo {
-                        shared: None,
-                        csum: false,
-                        joins: 0,
-                    },
-                );
-                Some(Subflow::mpc_server(sock, id, s))
-            }
-            SynOutcome::PlainTcp(_) => Some(Subflow::plain(sock)),
         }
     }
 }
@@ -303,10 +131,9 @@ pub struct MptcpStack {
     /// Subflows to hand back to the stack (`Stack::close`) once their last segments
     /// (RST, FIN) went out.
     pending_close: Vec<ConnHandle>,
+    /// Connections to service at the end of this input (each listed once).
+    touched: Vec<ConnId>,
 }
-
-/// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
-const DATA_FIN_RTX: Duration = Duration::from_millis(200);
 
 impl MptcpStack {
     /// A host with `cfg` and no interface yet.
@@ -328,6 +155,7 @@ impl MptcpStack {
             bufs: Vec::new(),
             timer: None,
             pending_close: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -410,11 +238,13 @@ impl MptcpStack {
         let h = self
             .stack
             .connect_with(now, local, 0, addr, port, |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
-                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 if proto == Proto::Tcp {
+                    let mut s = o.sock(iss, ts)?;
+                    s.connect(now, tuple.local_port, tuple.remote_port)?;
                     return Ok(Subflow::plain(s));
                 }
+                let mut s = o.mptcp_sock(iss, ts)?;
+                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let mut rng = {
                     let mut x = o.next_rand();
                     move || {
@@ -500,6 +330,7 @@ impl MptcpStack {
 
     /// Queues data; returns the bytes taken.
     pub fn send(&mut self, c: MpConn, data: &[u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         if conn.shutdown || conn.state != ConnState::Established {
             return Ok(0);
@@ -517,6 +348,7 @@ impl MptcpStack {
 
     /// Reads in-order data; returns the bytes read.
     pub fn recv(&mut self, c: MpConn, buf: &mut [u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let Some(r) = conn.reasm.as_mut() else {
             return Ok(0);
@@ -531,6 +363,7 @@ impl MptcpStack {
 
     /// Half-close: a DATA_FIN after the queued data.
     pub fn shutdown(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         self.pump(c.0, None);
@@ -540,6 +373,7 @@ impl MptcpStack {
     /// Gives the connection up: DATA_FIN after the queued data; subflows close after
     /// the data level did; then the connection is forgotten.
     pub fn close(&mut self, now: Instant, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         conn.released = true;
@@ -551,6 +385,7 @@ impl MptcpStack {
     /// Abort: MP_FASTCLOSE (RFC 8684 §3.5, RST form on every subflow) for MPTCP, a RST
     /// for plain TCP.
     pub fn abort(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let key = conn.mpc.filter(|_| !conn.fallback).map(|m| m.remote.key);
         let handles: Vec<ConnHandle> = conn
@@ -647,11 +482,12 @@ impl MptcpStack {
         remote: Ipv4Addr,
         port: u16,
     ) -> Result<u8, StackError> {
-        self.open_join(now, c.0, local, remote, port, false)
+        self.open_join(now, c.0, Some(local), remote, port, false)
     }
 
     /// Closes a subflow (reinjecting what it had outstanding).
     pub fn remove_subflow(&mut self, c: MpConn, id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -668,6 +504,7 @@ impl MptcpStack {
 
     /// Marks a subflow backup or not (MP_PRIO, RFC 8684 §3.3.8).
     pub fn set_backup(&mut self, c: MpConn, id: u8, backup: bool) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -729,6 +566,9 @@ impl MptcpStack {
             o.mib.clear();
             self.mib.merge(&m);
         }
+        // Only connections that something happened to are serviced: a subflow with
+        // output (the stack reports it Readable), an accepted subflow, an application
+        // call or a timer. Nothing here is O(connections) per frame.
         while let Some(ev) = self.stack.poll_event() {
             match ev {
                 Event::Acceptable { port } => self.accept_subflows(now, port),
@@ -736,6 +576,7 @@ impl MptcpStack {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
                         self.subflow_closed(id, h);
+                        self.touch(id);
                     } else {
                         let _ = self.stack.close(now, h);
                     }
@@ -743,13 +584,17 @@ impl MptcpStack {
                 Event::Connected(h) | Event::Readable(h) | Event::Writable(h) => {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                 }
             }
         }
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            let handles: Vec<ConnHandle> = self.conns[&id]
+        while let Some(id) = self.touched.pop() {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.touched = false;
+            let handles: Vec<ConnHandle> = c
                 .subflows
                 .iter()
                 .filter(|e| !e.info.closed)
@@ -764,9 +609,24 @@ impl MptcpStack {
             self.pump(id, Some(now));
             self.run_pm(now, id);
             self.maybe_finish(now, id);
+            if self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.released && c.state == ConnState::Closed && c.subflows_closed)
+            {
+                self.conns.remove(&id);
+            }
         }
-        self.conns
-            .retain(|_, c| !(c.released && c.state == ConnState::Closed && c.subflows_closed));
+    }
+
+    /// Marks a connection for servicing at the end of this input.
+    fn touch(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if !c.touched {
+                c.touched = true;
+                self.touched.push(id);
+            }
+        }
     }
 
     fn accept_subflows(&mut self, now: Instant, port: u16) {
@@ -806,6 +666,7 @@ impl MptcpStack {
                         c.add_subflow(info);
                         self.by_sf.insert(h, id);
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                     None => {
                         let _ = self.stack.abort(h);
@@ -843,6 +704,7 @@ impl MptcpStack {
             conn.state = ConnState::Established;
             self.listening.entry(port).or_default().push_back(id);
             self.events.push_back(MpEvent::Acceptable { port });
+            self.touch(id);
         }
     }
 
@@ -1014,6 +876,23 @@ impl MptcpStack {
                 self.publish_window(id);
             }
             SubflowEvent::AddAddr(a) => {
+                // RFC 8684 §3.4.1: the HMAC (keyed with the sender's key, then ours)
+                // must match, else the option is dropped.
+                let valid = conn.mpc.is_some_and(|m| {
+                    a.hmac
+                        == Some(crate::crypto::add_addr_hmac(
+                            m.remote.key,
+                            m.local.key,
+                            a.addr_id,
+                            a.addr,
+                            a.port,
+                        ))
+                });
+                if !valid {
+                    conn.mib.inc(Mib::AddAddrDrop);
+                    self.mib.inc(Mib::AddAddrDrop);
+                    return;
+                }
                 let limit = self.endpoints.limits().add_addr_accepted;
                 let mut echo = a;
                 echo.echo = true;
@@ -1024,8 +903,9 @@ impl MptcpStack {
                     conn.add_addr_accepted += 1;
                     if let IpAddr::V4(addr) = a.addr {
                         let port = a.port.unwrap_or(conn.remote.1);
-                        let local = conn.local;
-                        let _ = self.open_join(now, id, local, addr, port, false);
+                        // RFC 8684 §3.4.1 / Linux: join the announced address from
+                        // the source address the routes pick for it.
+                        let _ = self.open_join(now, id, None, addr, port, false);
                     }
                 }
             }
@@ -1088,6 +968,7 @@ impl MptcpStack {
         }
         e.info.closed = true;
         let sid = e.info.id;
+        let was_established = e.info.established;
         let slot = e.slot.take();
         if let (Some(slot), Some(sh)) = (slot, conn.shared.as_ref()) {
             if let Some(sb) = conn.sendbuf.as_mut() {
@@ -1095,6 +976,13 @@ impl MptcpStack {
             }
             conn.stale.reset(slot);
             sh.free_slot(slot);
+        }
+        // A join we accepted frees its place under the subflow limit.
+        let passive = self.conns.get(&id).is_some_and(|c| c.listener.is_some());
+        if passive && sid != 0 && was_established {
+            if let Some(j) = self.stack.opener_mut().joins.get_mut(&id) {
+                j.joins = j.joins.saturating_sub(1);
+            }
         }
         let conn = self.conns.get_mut(&id).expect("live");
         self.events.push_back(MpEvent::SubflowClosed {
@@ -1128,284 +1016,11 @@ impl MptcpStack {
             if let Some(m) = conn.mpc {
                 self.stack.opener_mut().tokens.remove(m.local.token);
             }
+            self.stack.opener_mut().joins.remove(&id);
         }
     }
 
     /// Publishes DATA_ACK and window; asks for an ACK when it moved enough.
-    fn publish_window(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let (Some(sh), Some(r)) = (conn.shared.as_ref(), conn.reasm.as_ref()) else {
-            return;
-        };
-        let old_ack = sh.ack_seq();
-        let ack = r.ack();
-        sh.publish_ack(ack);
-        let edge = sh.publish_rcv_wnd_end(r.wnd_end());
-        let readable = r.readable() > 0 || r.is_finished();
-        if readable && !conn.readable {
-            self.events.push_back(MpEvent::Readable(MpConn(id)));
-        }
-        conn.readable = readable;
-        // A window that opened by a quarter of the buffer, or a DATA_FIN to
-        // acknowledge, is announced at once (on the first live subflow).
-        let opened = edge.0.saturating_sub(conn.last_wnd_edge) >= (conn.recv_cap as u64) / 4;
-        let fin_ack = r.fin_received() && ack > old_ack;
-        if opened || fin_ack {
-            conn.last_wnd_edge = edge.0;
-            let hs: Vec<ConnHandle> = conn
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed && e.info.established)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in hs.into_iter().take(if fin_ack { 8 } else { 1 }) {
-                let _ = self.stack.with_transport(h, Subflow::request_ack);
-            }
-        }
-    }
-
-    /// Moves data: snapshots, reinjection, new data, DATA_FIN.
-    fn pump(&mut self, id: ConnId, now: Option<Instant>) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let (Some(sh), Some(_)) = (conn.shared.clone(), conn.sendbuf.as_ref()) else {
-            return;
-        };
-        if conn.state == ConnState::Closed && conn.error.is_some() {
-            return;
-        }
-        // DATA_ACKed data leaves the send buffer.
-        let una = sh.snd_una();
-        let sb = conn.sendbuf.as_mut().expect("checked");
-        sb.release(una);
-        sh.publish_write_seq(sb.write_seq());
-        if sb.free_space() > 0 && !conn.writable && conn.state == ConnState::Established {
-            conn.writable = true;
-            self.events.push_back(MpEvent::Writable(MpConn(id)));
-        }
-        // Snapshots of usable subflows.
-        let mut by_slot: [Option<ConnHandle>; 8] = [None; 8];
-        for e in conn.subflows.iter_mut() {
-            if e.info.closed || !e.info.established {
-                continue;
-            }
-            let Some(sf) = self.stack.transport(e.info.handle) else {
-                continue;
-            };
-            if !sf.is_data_ready() {
-                continue;
-            }
-            if e.slot.is_none() {
-                e.slot = sh.alloc_slot();
-            }
-            let Some(slot) = e.slot else { continue };
-            by_slot[slot] = Some(e.info.handle);
-            let s = sf.socket();
-            let mut flags = sf_flags::ACTIVE | sf_flags::ESTABLISHED;
-            if e.info.backup {
-                flags |= sf_flags::BACKUP;
-            }
-            if conn.stale.is_stale(slot) {
-                flags |= sf_flags::STALE;
-            }
-            sh.publish(
-                slot,
-                &SubflowSnapshot {
-                    id: e.info.id,
-                    flags,
-                    srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
-                    rttvar_us: s.rtt().rttvar().as_micros() as u32,
-                    cwnd: s.cwnd() as u32,
-                    in_flight: s.send_queue() as u32,
-                    queued: 0,
-                    mss: s.mss() as u16,
-                    stale_count: conn.stale.count(slot),
-                    pacing_rate: 0,
-                },
-            );
-        }
-        // Slots of subflows that are not usable now: not active.
-        for (slot, h) in by_slot.iter().enumerate() {
-            if h.is_none() && sh.slots_used() & (1 << slot) != 0 {
-                let mut s = sh.snapshot(slot);
-                s.flags = 0;
-                sh.publish(slot, &s);
-            }
-        }
-        let now_us = now.map_or(0, Instant::as_micros);
-        // Reinjections first.
-        for _ in 0..64 {
-            let sb = conn.sendbuf.as_mut().expect("checked");
-            if sb.reinject_queued() == 0 {
-                break;
-            }
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
-            let d = conn.sched.get_retrans(&ctx);
-            let Some(i) = d.first() else { break };
-            let slot = ctx.subflows[i].slot as usize;
-            let Some(h) = by_slot.get(slot).copied().flatten() else {
-                break;
-            };
-            let room = self.stack.transport(h).map_or(0, Subflow::send_space) as u64;
-            let max = d
-                .bytes
-                .min(ctx.subflows[i].cwnd_space())
-                .min(room)
-                .min(16 * 1024);
-            if max == 0 {
-                break;
-            }
-            let Some(r) = sb.poll_reinject(max) else {
-                break;
-            };
-            self.bufs.clear();
-            self.bufs.extend(sb.read(r.dsn, r.len as usize));
-            let bufs = &self.bufs;
-            let ok = self
-                .stack
-                .with_transport(h, |sf| sf.push_data(r.dsn, bufs))
-                .unwrap_or(false);
-            if ok {
-                sb.record_sent(slot as u8, r.dsn, r.len);
-                conn.mib.inc(Mib::MPTCPRetrans);
-                self.mib.inc(Mib::MPTCPRetrans);
-                if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
-                    e.info.bytes_sent += r.len;
-                }
-            } else {
-                sb.reinject_range(r.dsn, r.len);
-                break;
-            }
-        }
-        // New data.
-        for _ in 0..256 {
-            let sb = conn.sendbuf.as_mut().expect("checked");
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
-            if ctx.sendable() == 0 {
-                break;
-            }
-            let d = conn.sched.get_send(&ctx);
-            if d.bytes == 0 {
-                break;
-            }
-            let mut room = u64::MAX;
-            for i in d.entries() {
-                let slot = ctx.subflows[i].slot as usize;
-                let sf_room = by_slot
-                    .get(slot)
-                    .copied()
-                    .flatten()
-                    .and_then(|h| self.stack.transport(h))
-                    .map_or(0, Subflow::send_space) as u64;
-                room = room.min(ctx.subflows[i].cwnd_space()).min(sf_room);
-            }
-            let mss = d
-                .first()
-                .map_or(1460, |i| u64::from(ctx.subflows[i].mss.max(536)));
-            let chunk = (16 * mss).min(super::mapping::TxMappings::MAX_LEN as u64);
-            let want = d.bytes.min(room).min(chunk);
-            // Avoid tiny mappings: wait for a segment's worth of room unless that is all
-            // there is to send.
-            if want == 0 || (want < mss && want < ctx.sendable()) {
-                break;
-            }
-            let Some((dsn, len)) = sh.claim_within(want) else {
-                break;
-            };
-            self.bufs.clear();
-            self.bufs.extend(sb.read(dsn, len as usize));
-            let mut any = false;
-            for i in d.entries() {
-                let slot = ctx.subflows[i].slot as usize;
-                let Some(h) = by_slot.get(slot).copied().flatten() else {
-                    continue;
-                };
-                let bufs = &self.bufs;
-                let ok = self
-                    .stack
-                    .with_transport(h, |sf| sf.push_data(dsn, bufs))
-                    .unwrap_or(false);
-                if ok {
-                    any = true;
-                    sb.record_sent(slot as u8, dsn, len);
-                    if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
-                        e.info.bytes_sent += len;
-                    }
-                }
-            }
-            if !any {
-                // Nobody took it: put it back for reinjection (same DSNs).
-                sb.reinject_range(dsn, len);
-                break;
-            }
-        }
-        // DATA_FIN once everything is claimed (RFC 8684 §3.3.3), on every subflow.
-        if conn.shutdown && !conn.data_fin_sent {
-            let sb = conn.sendbuf.as_ref().expect("checked");
-            if sh.snd_nxt() == sb.write_seq() && sb.reinject_queued() == 0 {
-                sh.queue_data_fin();
-                if let Some(fin) = sh.claim_data_fin() {
-                    conn.data_fin_sent = true;
-                    let fallback = conn.fallback;
-                    let hs: Vec<ConnHandle> = conn
-                        .subflows
-                        .iter()
-                        .filter(|e| !e.info.closed)
-                        .map(|e| e.info.handle)
-                        .collect();
-                    for h in hs {
-                        let _ = self.stack.with_transport(h, |sf| {
-                            sf.send_data_fin(fin);
-                            if fallback {
-                                // Plain TCP: the FIN is the DATA_FIN.
-                                sf.shutdown();
-                            }
-                        });
-                    }
-                    // Without the time (called from `shutdown`), the retransmission
-                    // timer is armed as due now: the next `handle_timeout` re-sends and
-                    // re-arms it (a DATA_FIN that was never retransmitted stalled the
-                    // close).
-                    let at = now.map_or(Instant::ZERO, |n| n + DATA_FIN_RTX);
-                    conn.data_fin_rtx_at = Some(at);
-                    self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-                }
-            }
-        }
-    }
-
-    fn data_fin_timer(&mut self, now: Instant, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let Some(at) = conn.data_fin_rtx_at else {
-            return;
-        };
-        if conn.send_finished() || conn.state == ConnState::Closed {
-            conn.data_fin_rtx_at = None;
-            return;
-        }
-        if at <= now {
-            let hs: Vec<ConnHandle> = conn
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in hs {
-                let _ = self.stack.with_transport(h, Subflow::request_ack);
-            }
-            let next = now + DATA_FIN_RTX;
-            conn.data_fin_rtx_at = Some(next);
-            self.timer = Some(self.timer.map_or(next, |t| t.min(next)));
-        } else {
-            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-        }
-    }
-
     /// The close order of DESIGN.md §1: once both DATA_FINs are through, the subflows
     /// close (FIN); a released connection is forgotten once they are gone.
     fn maybe_finish(&mut self, _now: Instant, id: ConnId) {
@@ -1413,17 +1028,18 @@ impl MptcpStack {
             return;
         };
         let data_done = conn.send_finished() && conn.recv_finished();
-        if (data_done || conn.state == ConnState::Closed) && !conn.subflows_closed {
-            if data_done || conn.error.is_some() {
-                conn.subflows_closed = true;
-                let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
-                for h in hs {
-                    self.pending_close.push(h);
-                    self.by_sf.remove(&h);
-                }
-                self.set_closed(id);
-            }
+        // DESIGN.md §1: subflows close once the data level did (both DATA_FINs), or
+        // when the connection failed.
+        if conn.subflows_closed || !(data_done || conn.error.is_some()) {
+            return;
         }
+        conn.subflows_closed = true;
+        let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+        for h in hs {
+            self.pending_close.push(h);
+            self.by_sf.remove(&h);
+        }
+        self.set_closed(id);
     }
 
     /// The path manager (Linux in-kernel PM): once the initial subflow is fully
@@ -1453,7 +1069,7 @@ impl MptcpStack {
             if ep.flags.contains(EndpointFlags::SUBFLOW) && !server && opened < limit {
                 let backup = ep.flags.contains(EndpointFlags::BACKUP);
                 if self
-                    .open_join(now, id, addr, remote.0, remote.1, backup)
+                    .open_join(now, id, Some(addr), remote.0, remote.1, backup)
                     .is_ok()
                 {
                     opened += 1;
@@ -1492,12 +1108,16 @@ impl MptcpStack {
         &mut self,
         now: Instant,
         id: ConnId,
-        local: Ipv4Addr,
+        local: Option<Ipv4Addr>,
         remote: Ipv4Addr,
         port: u16,
         backup: bool,
     ) -> Result<u8, StackError> {
         self.sync_pm();
+        // The source: the given address, else what the routes pick for `remote`.
+        let local = crate::stack::iface::route(self.stack.interfaces(), remote, local)
+            .ok_or(StackError::NoRoute)?
+            .src;
         let conn = self.conns.get(&id).ok_or(StackError::InvalidHandle)?;
         let (Some(mpc), Some(sh)) = (conn.mpc, conn.shared.clone()) else {
             return Err(StackError::InvalidHandle);
@@ -1517,7 +1137,7 @@ impl MptcpStack {
             remote,
             port,
             |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
+                let mut s = o.mptcp_sock(iss, ts)?;
                 s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let nonce = o.next_rand() as u32;
                 let hs = JoinSynSent::new(
@@ -1554,5 +1174,26 @@ impl MptcpStack {
         });
         self.by_sf.insert(h, id);
         Ok(sid)
+    }
+}
+
+/// The frame-level contract of the simulator and the DPDK worker
+/// ([`crate::nic::FrameHost`]): an [`MptcpStack`] without an application can be driven
+/// directly (the application calls the stack's API between polls).
+impl crate::sim::Host for MptcpStack {
+    fn handle_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        MptcpStack::handle_frame(self, now, iface, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        MptcpStack::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        MptcpStack::poll_transmit(self, now, emit);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        MptcpStack::poll_timeout(self)
     }
 }

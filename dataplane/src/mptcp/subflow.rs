@@ -25,7 +25,7 @@
 //! [`SharedData::handle_data_ack`] with the TCP window (RFC 8684 §3.3.4: the window is
 //! the data-level one), mappings into the [`RxMapper`]; then the socket's in-order bytes
 //! are read and mapped. Mapping failures take Linux's action
-//! ([`MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
+//! ([`super::mapping::MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
 //!
 //! # Options out ([`Transport::poll_transmit`])
 //!
@@ -40,7 +40,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::handshake::{
     ClientProgress, FallbackCause, JoinAckSent, JoinRefusal, JoinSynReceived, JoinSynSent,
@@ -197,6 +197,27 @@ pub struct Subflow {
     abort_at_tx: bool,
     /// Our key (checks MP_FASTCLOSE).
     local_key: Option<u64>,
+    /// End of the highest data sent (a segment below it is a retransmission).
+    sent_hi: SubflowSeq,
+    /// Gathers a mapping's pieces for the socket.
+    flat: Vec<u8>,
+    /// The MP_CAPABLE outcome (initial subflow).
+    mpc: Option<MpcEstablished>,
+    /// Received pieces are carved out of this block (one allocation per block, not per
+    /// segment); a block is reused once the application has read all of it.
+    arena: BytesMut,
+}
+
+/// Block size of the receive arena.
+const ARENA: usize = 256 * 1024;
+
+/// Copies `b` into the arena and returns it as its own `Bytes`.
+fn carve(arena: &mut BytesMut, b: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < b.len() {
+        arena.reserve(ARENA.max(b.len()));
+    }
+    arena.extend_from_slice(b);
+    arena.split().freeze()
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -237,6 +258,10 @@ impl Subflow {
             refuse_syn: false,
             abort_at_tx: false,
             local_key: None,
+            sent_hi: una + 1,
+            flat: Vec::new(),
+            mpc: None,
+            arena: BytesMut::new(),
         }
     }
 
@@ -383,11 +408,18 @@ impl Subflow {
         if tx.push_bytes(ssn, dsn, data, false).is_err() {
             return false;
         }
-        let mut flat = Vec::with_capacity(len);
-        for d in data {
-            flat.extend_from_slice(d);
-        }
-        let n = self.sock.send_record(&flat);
+        let n = match data {
+            [one] => self.sock.send_record(one),
+            _ => {
+                // Pieces of the send buffer: gathered in a reused buffer (no allocation
+                // once it has grown to a mapping's size).
+                self.flat.clear();
+                for d in data {
+                    self.flat.extend_from_slice(d);
+                }
+                self.sock.send_record(&self.flat)
+            }
+        };
         debug_assert_eq!(n, len);
         self.tx_end = dsn + len as u64;
         true
@@ -463,7 +495,15 @@ impl Subflow {
 
     fn setup_data(&mut self, snd: DataSeq, rcv: DataSeq) {
         self.tx = Some(TxMappings::new(self.sock.iss(), self.csum));
-        self.rx = Some(RxMapper::new(self.sock.irs(), self.csum));
+        // Mappings of out-of-order data wait until the hole is filled: room for one per
+        // segment of a full receive window (a mapping dropped here would make its bytes
+        // unmapped, a reset for a join).
+        let max_pending = self.sock.recv_capacity() / 512 + 64;
+        self.rx = Some(RxMapper::with_max_pending(
+            self.sock.irs(),
+            self.csum,
+            max_pending,
+        ));
         self.tx_end = snd;
         self.rx_end = rcv;
     }
@@ -476,6 +516,10 @@ impl Subflow {
         self.hs = Hs::Plain;
         if let Some(sh) = &self.shared {
             sh.set_flags(conn_flags::FALLBACK);
+            if let Some((d, held)) = self.rx.as_mut().and_then(RxMapper::take_held) {
+                self.rx_end = d + held.len() as u64;
+                self.rx_out.push_back((d, Bytes::from(held)));
+            }
             let at = self.rx_end.max(sh.ack_seq());
             if let Some(rx) = self.rx.as_mut() {
                 rx.enter_fallback(at);
@@ -505,6 +549,7 @@ impl Subflow {
     }
 
     fn establish_mpc(&mut self, mpc: MpcEstablished) {
+        self.mpc = Some(mpc);
         self.csum = mpc.checksum;
         self.local_key = Some(mpc.local.key);
         let sh = Arc::new(SharedData::new(
@@ -684,7 +729,12 @@ impl Subflow {
                         } else {
                             DataSeq::expand(a.value as u32, sh.snd_una())
                         };
-                        sh.handle_data_ack(ack, wnd);
+                        let edge = sh.snd_wnd_end();
+                        let up = sh.handle_data_ack(ack, wnd);
+                        if up.advanced || up.snd_wnd_end > edge {
+                            // The connection may release data and send more.
+                            self.events.push_back(SubflowEvent::Progress);
+                        }
                     }
                     if let (Some(m), Some(rx)) = (d.mapping, self.rx.as_mut()) {
                         match rx.handle_dss(
@@ -704,6 +754,22 @@ impl Subflow {
                             }
                             Ok(DssEvent::None) => {}
                             Err(e) => self.mapping_failure(e),
+                        }
+                    }
+                }
+                // RFC 8684 §3.1: the first data may carry MP_CAPABLE with its mapping
+                // (when the pure third ACK came first, the connection is established
+                // already and this is a mapping like a DSS).
+                MptcpOption::MpCapable(m) => {
+                    if let (Some(len), Some(mpc), Some(rx)) =
+                        (m.data_len, self.mpc, self.rx.as_mut())
+                    {
+                        let map = mp_capable_mapping(mpc.remote.idsn, len, m.checksum);
+                        saw_dss = true;
+                        if let Err(e) =
+                            rx.handle_dss(payload_seq, seg.payload.len(), &map, false, sh.ack_seq())
+                        {
+                            self.mapping_failure(e);
                         }
                     }
                 }
@@ -811,37 +877,32 @@ impl Subflow {
             if n == 0 {
                 break;
             }
-            let mut data: &[u8] = &self.scratch[..n];
-            for _ in 0..4 {
+            let Some(rx) = self.rx.as_mut() else { return };
+            let before = rx.read_seq();
+            let out = &mut self.rx_out;
+            let end = &mut self.rx_end;
+            let arena = &mut self.arena;
+            let r = rx.handle_data(&self.scratch[..n], |dsn, b| {
+                *end = dsn + b.len() as u64;
+                out.push_back((dsn, carve(arena, b)));
+            });
+            if let Err(e) = r {
+                let used = rx.read_seq() - before;
+                // Copy to release the borrow of scratch before mutating self.
+                let rest = self.scratch.get(used..n).unwrap_or(&[]).to_vec();
+                self.mapping_failure(e);
+                if !matches!(self.hs, Hs::Plain) {
+                    return;
+                }
+                // Fallen back: the rest maps one to one.
                 let Some(rx) = self.rx.as_mut() else { return };
-                let before = rx.read_seq();
                 let out = &mut self.rx_out;
                 let end = &mut self.rx_end;
-                let r = rx.handle_data(data, |dsn, b| {
+                let arena = &mut self.arena;
+                let _ = rx.handle_data(&rest, |dsn, b| {
                     *end = dsn + b.len() as u64;
-                    out.push_back((dsn, Bytes::copy_from_slice(b)));
+                    out.push_back((dsn, carve(arena, b)));
                 });
-                match r {
-                    Ok(_) => break,
-                    Err(e) => {
-                        let used = rx.read_seq() - before;
-                        data = data.get(used..).unwrap_or(&[]);
-                        // Copy to release the borrow of scratch before mutating self.
-                        let rest = data.to_vec();
-                        self.mapping_failure(e);
-                        if !matches!(self.hs, Hs::Plain) {
-                            return;
-                        }
-                        let Some(rx) = self.rx.as_mut() else { return };
-                        let out = &mut self.rx_out;
-                        let end = &mut self.rx_end;
-                        let _ = rx.handle_data(&rest, |dsn, b| {
-                            *end = dsn + b.len() as u64;
-                            out.push_back((dsn, Bytes::copy_from_slice(b)));
-                        });
-                        break;
-                    }
-                }
             }
         }
         // Plain TCP: the peer's FIN is the DATA_FIN.
@@ -1037,7 +1098,9 @@ impl Transport for Subflow {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let had = self.sock.in_flight() > 0;
+        // Data outstanding (after an RTO everything is marked lost and the pipe is
+        // empty, so the flight size, not the pipe).
+        let had = self.sock.snd_nxt() != self.sock.snd_una();
         let syn_sent = matches!(self.hs, Hs::MpcSynSent(_));
         let b0 = self.sock.rtt().backoff();
         self.sock.handle_timeout(now);
@@ -1083,8 +1146,10 @@ impl Transport for Subflow {
     fn can_send(&self) -> bool {
         self.send_space() > 0
     }
+    /// The connection has something to collect: the stack reports it as
+    /// `Event::Readable`, which is how the endpoint learns which subflows to service.
     fn can_recv(&self) -> bool {
-        !self.rx_out.is_empty()
+        self.has_output()
     }
     fn recv_finished(&self) -> bool {
         false
@@ -1106,12 +1171,27 @@ impl Subflow {
             return;
         };
         let ack = Some(sh.ack_seq());
-        let mut dss = if r.payload.is_empty() {
+        let end = r.seq_number + r.payload.len();
+        let retransmission = r.seq_number < self.sent_hi;
+        if end > self.sent_hi {
+            self.sent_hi = end;
+        }
+        // SACK blocks share the 40 bytes with timestamps and the DSS. When the socket
+        // has some to send, the DSS shrinks so that two fit: a 4-byte DATA_ACK (RFC 8684
+        // §3.3.2 allows it) and, on a data segment that neither starts its mapping nor
+        // is a retransmission, no mapping (the receiver knows it from the segment that
+        // starts it, or from that segment's retransmission).
+        // An ADD_ADDR (16 bytes with its HMAC) needs the same room.
+        let sack = r.sack_ranges[0].is_some() || self.pending.add_addr.is_some();
+        let mapping_start = tx
+            .mapping_at(r.seq_number)
+            .is_some_and(|m| m.ssn == r.seq_number);
+        let mut dss = if r.payload.is_empty() || (sack && !mapping_start && !retransmission) {
             Dss {
                 data_fin: false,
                 data_ack: ack.map(|a| DssSeq {
-                    value: a.0,
-                    wide: true,
+                    value: if sack { u64::from(a.low32()) } else { a.0 },
+                    wide: !sack,
                 }),
                 mapping: None,
             }
@@ -1130,7 +1210,14 @@ impl Subflow {
     }
 
     fn push_pending(&mut self, r: &mut TcpRepr<'_>) {
-        if let Some(a) = self.pending.add_addr.take() {
+        // ADD_ADDR goes on a segment whose DSS carries no mapping (a pure ACK, or a
+        // mid-mapping segment): next to a mapping and timestamps it would not fit.
+        let small_dss = r.mptcp.iter().all(|o| match o {
+            MptcpOption::Dss(d) => d.mapping.is_none(),
+            _ => true,
+        });
+        if let Some(a) = self.pending.add_addr.filter(|_| small_dss) {
+            self.pending.add_addr = None;
             let _ = r.mptcp.push(MptcpOption::AddAddr(a));
             self.mib.inc(if a.echo {
                 Mib::EchoAddTx
@@ -1159,7 +1246,9 @@ impl Subflow {
             return;
         };
         let (_, shift) = self.sock.window_shifts();
-        let w = (sh.rcv_wnd().min(self.sock.recv_capacity() as u64) >> shift).min(0xffff);
+        // Never more than the socket itself offers: it trims what arrives beyond the
+        // window it believes it advertised.
+        let w = (sh.rcv_wnd() >> shift).min(u64::from(r.window_len));
         r.window_len = w as u16;
     }
 }
