@@ -220,7 +220,7 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
 
     /// Whether the listener is up (a connector is "listening" from the start).
     pub fn is_listening(&self) -> bool {
-        self.listening || matches!(self.cfg.role, AppRole::Connect(_))
+        self.listening || matches!(self.cfg.role, AppRole::Connect(_)) || self.cfg.count == 0
     }
 
     /// Every connection of `--count` finished.
@@ -308,6 +308,10 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
 
     /// Listens and accepts, or connects (with retries).
     fn open<H: AppHost<Conn = C>>(&mut self, now: Instant, host: &mut H) {
+        if self.cfg.count == 0 {
+            // An idle host (`-i` with neither --listen nor --connect).
+            return;
+        }
         match self.cfg.role {
             AppRole::Listen(port) => {
                 if !self.listening {
