@@ -120,6 +120,8 @@ pub struct Connection {
     pub(crate) recv_cap: usize,
     /// Listed in the endpoint's to-service list.
     pub(crate) touched: bool,
+    /// Data from here on was already reinjected at the tail (see the pump).
+    pub(crate) tail_mark: Option<crate::seq::DataSeq>,
 }
 
 impl Connection {
@@ -166,6 +168,7 @@ impl Connection {
             send_cap: caps.0,
             recv_cap: caps.1,
             touched: false,
+            tail_mark: None,
         }
     }
 

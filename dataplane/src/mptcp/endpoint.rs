@@ -14,6 +14,8 @@
 //! | `poll_event() -> Event` | [`poll_event`](MptcpStack::poll_event) `-> MpEvent` |
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
+//! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
+//! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
 //!
@@ -76,6 +78,26 @@ pub enum MpEvent {
     SubflowClosed { conn: MpConn, id: u8 },
     /// The connection fell back to plain TCP.
     Fallback(MpConn),
+}
+
+/// What [`MptcpStack::conn_summary`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnSummary {
+    pub state: ConnState,
+    /// Plain TCP (never MPTCP, or fell back).
+    pub fallback: bool,
+    pub local_token: Option<u32>,
+    pub remote_token: Option<u32>,
+    /// DSS checksums in use.
+    pub checksum: bool,
+    pub local: Ipv4Addr,
+    pub remote: (Ipv4Addr, u16),
+    /// Subflows not closed.
+    pub subflows: usize,
+    /// Payload bytes pushed onto subflows (reinjections included).
+    pub bytes_sent: u64,
+    /// Payload bytes received on subflows (duplicates included).
+    pub bytes_received: u64,
 }
 
 /// Settings of an [`MptcpStack`].
@@ -458,6 +480,31 @@ impl MptcpStack {
         self.events.pop_front()
     }
 
+    /// Every live connection, in id order (for `show mptcp conns`).
+    pub fn connections(&self) -> Vec<MpConn> {
+        let mut v: Vec<MpConn> = self.conns.keys().map(|&id| MpConn(id)).collect();
+        v.sort();
+        v
+    }
+
+    /// A connection's summary: our and the peer's tokens (once MP_CAPABLE completed),
+    /// the initial local address and the remote address and port.
+    pub fn conn_summary(&self, c: MpConn) -> Option<ConnSummary> {
+        let x = self.conns.get(&c.0)?;
+        Some(ConnSummary {
+            state: x.state,
+            fallback: x.fallback,
+            local_token: x.mpc.map(|m| m.local.token),
+            remote_token: x.mpc.map(|m| m.remote.token),
+            checksum: x.mpc.is_some_and(|m| m.checksum),
+            local: x.local,
+            remote: x.remote,
+            subflows: x.live_subflows(),
+            bytes_sent: x.subflows.iter().map(|e| e.info.bytes_sent).sum(),
+            bytes_received: x.subflows.iter().map(|e| e.info.bytes_received).sum(),
+        })
+    }
+
     /// The connection's subflows (closed ones included).
     pub fn subflows(&self, c: MpConn) -> Vec<SubflowInfo> {
         let Some(conn) = self.conns.get(&c.0) else {
@@ -499,6 +546,27 @@ impl MptcpStack {
             sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
         })?;
         self.subflow_closed(c.0, h);
+        Ok(())
+    }
+
+    /// Withdraws our address `local_id` from the connection (RFC 8684 §3.4.2): a
+    /// REMOVE_ADDR goes out on another subflow and our subflows from that address are
+    /// closed (reinjecting what they had outstanding).
+    pub fn remove_address(&mut self, c: MpConn, local_id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
+        let conn = self.conns.get(&c.0).ok_or(StackError::InvalidHandle)?;
+        let (using, others): (Vec<_>, Vec<_>) = conn
+            .subflows
+            .iter()
+            .filter(|e| !e.info.closed && e.info.established)
+            .partition(|e| e.info.local_id == local_id);
+        let carrier = others.first().ok_or(StackError::InvalidHandle)?.info.handle;
+        let using: Vec<u8> = using.iter().map(|e| e.info.id).collect();
+        self.stack
+            .with_transport(carrier, |sf| sf.send_rm_addr(local_id))?;
+        for id in using {
+            self.remove_subflow(c, id)?;
+        }
         Ok(())
     }
 
@@ -843,7 +911,10 @@ impl MptcpStack {
                         conn.state = ConnState::Established;
                         self.events.push_back(MpEvent::Connected(MpConn(id)));
                     }
-                    self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    // A plain-TCP connection asked for (Proto::Tcp) did not fall back.
+                    if conn.proto == Proto::Mptcp {
+                        self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    }
                 }
                 let _ = sf_fallback;
             }
@@ -909,7 +980,27 @@ impl MptcpStack {
                     }
                 }
             }
-            SubflowEvent::AddAddrEcho(_) | SubflowEvent::RemoveAddr(..) => {}
+            SubflowEvent::AddAddrEcho(_) => {}
+            SubflowEvent::RemoveAddr(ids, n) => {
+                // RFC 8684 §3.4.2: subflows using a removed address are closed (Linux
+                // resets them: mptcp_pm_nl_rm_subflow_received).
+                let ids = &ids[..n.min(8)];
+                let gone: Vec<ConnHandle> = conn
+                    .subflows
+                    .iter()
+                    .filter(|e| !e.info.closed && ids.contains(&e.info.remote_id))
+                    .filter(|e| e.info.id != 0 || conn.subflows.len() > 1)
+                    .map(|e| e.info.handle)
+                    .collect();
+                conn.mib.add(Mib::RmSubflow, gone.len() as u64);
+                self.mib.add(Mib::RmSubflow, gone.len() as u64);
+                for x in gone {
+                    let _ = self.stack.with_transport(x, |sf| {
+                        sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
+                    });
+                    self.subflow_closed(id, x);
+                }
+            }
             SubflowEvent::MpPrio(p) => {
                 if let Some(e) = conn.entry_mut(h) {
                     e.info.backup = p.backup;
@@ -1005,7 +1096,9 @@ impl MptcpStack {
             return;
         };
         if conn.state != ConnState::Closed {
-            if conn.mpc.is_some() && !conn.fallback {
+            // Counted once MP_CAPABLE completed, fallen back or not (as Linux counts
+            // the MPTCP socket).
+            if conn.mpc.is_some() {
                 self.mib.dec(Mib::MPCurrEstab);
             }
             conn.state = ConnState::Closed;

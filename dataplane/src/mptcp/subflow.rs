@@ -56,7 +56,7 @@ use crate::stack::Transport;
 use crate::tcp::socket::{State, TcpError, TcpSocket};
 use crate::time::Instant;
 use crate::wire::mptcp::{
-    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption,
+    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption, RemoveAddr,
 };
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
@@ -148,6 +148,7 @@ impl core::fmt::Debug for Hs {
 #[derive(Debug, Default)]
 struct Pending {
     add_addr: Option<AddAddr>,
+    rm_addr: Option<u8>,
     mp_prio: Option<MpPrio>,
     mp_fail: Option<u64>,
     fastclose: Option<u64>,
@@ -203,10 +204,23 @@ pub struct Subflow {
     flat: Vec<u8>,
     /// The MP_CAPABLE outcome (initial subflow).
     mpc: Option<MpcEstablished>,
+    /// Send the infinite mapping on the next data segment (after MP_FAIL).
+    infinite_pending: bool,
     /// Received pieces are carved out of this block (one allocation per block, not per
     /// segment); a block is reused once the application has read all of it.
     arena: BytesMut,
 }
+
+/// Every address ID, for REMOVE_ADDR options that borrow their ID list.
+static ADDR_IDS: [u8; 256] = {
+    let mut a = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i] = i as u8;
+        i += 1;
+    }
+    a
+};
 
 /// Block size of the receive arena.
 const ARENA: usize = 256 * 1024;
@@ -261,6 +275,7 @@ impl Subflow {
             sent_hi: una + 1,
             flat: Vec::new(),
             mpc: None,
+            infinite_pending: false,
             arena: BytesMut::new(),
         }
     }
@@ -439,6 +454,12 @@ impl Subflow {
     /// Queues an ADD_ADDR (or its echo).
     pub fn send_add_addr(&mut self, a: AddAddr) {
         self.pending.add_addr = Some(a);
+        self.sock.request_ack();
+    }
+
+    /// Queues a REMOVE_ADDR of our address `id` (RFC 8684 §3.4.2).
+    pub fn send_rm_addr(&mut self, id: u8) {
+        self.pending.rm_addr = Some(id);
         self.sock.request_ack();
     }
 
@@ -800,7 +821,7 @@ impl Subflow {
                     // RFC 8684 §3.7: with a single subflow the sender falls back too
                     // (its data continues unmapped, as an infinite mapping).
                     if self.allow_fallback && matches!(self.hs, Hs::Active) {
-                        self.mib.inc(Mib::InfiniteMapTx);
+                        self.infinite_pending = true;
                         self.enter_fallback(None);
                     }
                 }
@@ -985,7 +1006,15 @@ impl Transport for Subflow {
         self.handshake(seg);
         match self.hs {
             Hs::Active | Hs::MpcAckSent(_) => self.data_options(seg),
-            Hs::Plain => {}
+            Hs::Plain => {
+                // Already plain TCP: the peer's infinite mapping confirms it.
+                let infinite = opts.iter().any(|o| {
+                    matches!(o, MptcpOption::Dss(d) if d.mapping.is_some_and(|m| m.data_len == 0))
+                });
+                if infinite {
+                    self.mib.inc(Mib::InfiniteMapRx);
+                }
+            }
             _ => {}
         }
         self.drain();
@@ -1084,6 +1113,34 @@ impl Transport for Subflow {
             Hs::Plain => {
                 if let Some(d) = self.pending.mp_fail.take() {
                     let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));
+                }
+                // RFC 8684 §3.7: after MP_FAIL, the next data segment carries the
+                // infinite mapping (data-level length 0) at its DSN; the checksum field,
+                // when checksums are on, is zero.
+                if self.infinite_pending && !r.payload.is_empty() {
+                    let seq = r.seq_number;
+                    let dsn = self
+                        .tx
+                        .as_ref()
+                        .and_then(|t| t.mapping_at(seq))
+                        .map(|m| m.dsn + (seq - m.ssn) as u64);
+                    if let Some(dsn) = dsn {
+                        self.infinite_pending = false;
+                        self.mib.inc(Mib::InfiniteMapTx);
+                        let _ = r.mptcp.push(MptcpOption::Dss(Dss {
+                            data_fin: false,
+                            data_ack: None,
+                            mapping: Some(crate::wire::mptcp::DssMapping {
+                                dsn: DssSeq {
+                                    value: dsn.0,
+                                    wide: true,
+                                },
+                                ssn: (seq - self.sock.iss()) as u32,
+                                data_len: 0,
+                                checksum: self.csum.then_some(0),
+                            }),
+                        }));
+                    }
                 }
                 // Plain TCP: our DATA_FIN is the TCP FIN.
             }
@@ -1228,6 +1285,13 @@ impl Subflow {
         if let Some(p) = self.pending.mp_prio.take() {
             let _ = r.mptcp.push(MptcpOption::MpPrio(p));
             self.mib.inc(Mib::MPPrioTx);
+        }
+        if let Some(id) = self.pending.rm_addr.take() {
+            let i = usize::from(id);
+            let _ = r.mptcp.push(MptcpOption::RemoveAddr(RemoveAddr {
+                addr_ids: &ADDR_IDS[i..i + 1],
+            }));
+            self.mib.inc(Mib::RmAddrTx);
         }
         if let Some(d) = self.pending.mp_fail.take() {
             let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));

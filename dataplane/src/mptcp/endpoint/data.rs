@@ -120,7 +120,13 @@ impl MptcpStack {
                 &SubflowSnapshot {
                     id: e.info.id,
                     flags,
-                    srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
+                    // The smoothed RTT lags a growing queue by many RTTs; the latest
+                    // sample, when larger, says how long new data will take now.
+                    srtt_us: s
+                        .rtt()
+                        .srtt()
+                        .map(|d| s.rtt().latest().map_or(d, |l| l.max(d)))
+                        .map_or(0, |d| d.as_micros() as u32),
                     rttvar_us: s.rtt().rttvar().as_micros() as u32,
                     cwnd: s.cwnd() as u32,
                     // RFC 6675 pipe plus bytes queued and not sent yet: what the
@@ -143,6 +149,76 @@ impl MptcpStack {
             }
         }
         let now_us = now.map_or(0, Instant::as_micros);
+        // Opportunistic reinjection of the tail: nothing new to send, a fast subflow has
+        // window room while a much slower one still has data in flight. The latest data sent on
+        // the slow one (what would arrive last) is sent again on the fast one, so the
+        // transfer does not end waiting for the slow path's queue. Duplicates are
+        // dropped at the data level.
+        for _ in 0..8 {
+            let sb = conn.sendbuf.as_mut().expect("checked");
+            if sh.sendable() != 0 || sb.reinject_queued() != 0 {
+                break;
+            }
+            {
+                let ctx = SchedCtx::from_shared(&sh, 0, 0, now_us);
+                let fast = ctx
+                    .subflows()
+                    .iter()
+                    .filter(|f| {
+                        f.is_usable()
+                            && !f.is_backup()
+                            && f.srtt_us > 0
+                            && f.cwnd_space() >= u64::from(f.mss.max(1))
+                    })
+                    .min_by_key(|f| f.srtt_us)
+                    .copied();
+                if let Some(f) = fast {
+                    let slow = ctx.subflows().iter().find(|x| {
+                        x.id != f.id
+                            && x.srtt_us > 2 * f.srtt_us + 5_000
+                            && sb.outstanding_on(x.slot as u8) > 0
+                    });
+                    if let Some(x) = slow {
+                        let mark = conn.tail_mark.unwrap_or(crate::seq::DataSeq(u64::MAX));
+                        let latest = sb
+                            .sent_ranges()
+                            .filter(|r| r.subflow == x.slot as u8 && r.start < mark)
+                            .map(|r| (r.start, r.end.min(mark)))
+                            .last();
+                        let h = by_slot.get(f.slot as usize).copied().flatten();
+                        if let (Some((start, end)), Some(h)) = (latest, h) {
+                            let room =
+                                self.stack.transport(h).map_or(0, Subflow::send_space) as u64;
+                            let len = (end - start)
+                                .min(f.cwnd_space())
+                                .min(room)
+                                .min(crate::mptcp::mapping::TxMappings::MAX_LEN as u64);
+                            let from = crate::seq::DataSeq(end.0 - len);
+                            self.bufs.clear();
+                            self.bufs.extend(sb.read(from, len as usize));
+                            let bufs = &self.bufs;
+                            let ok = len > 0
+                                && self
+                                    .stack
+                                    .with_transport(h, |sf| sf.push_data(from, bufs))
+                                    .unwrap_or(false);
+                            if !ok {
+                                break;
+                            }
+                            conn.tail_mark = Some(from);
+                            let mut snap = sh.snapshot(f.slot as usize);
+                            snap.in_flight = snap.in_flight.saturating_add(len as u32);
+                            sh.publish(f.slot as usize, &snap);
+                            sb.record_sent(f.slot as u8, from, len);
+                            conn.mib.inc(Mib::MPTCPRetrans);
+                            self.mib.inc(Mib::MPTCPRetrans);
+                            continue;
+                        }
+                    }
+                }
+            }
+            break;
+        }
         // Reinjections first.
         for _ in 0..64 {
             let sb = conn.sendbuf.as_mut().expect("checked");
