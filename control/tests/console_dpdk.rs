@@ -196,7 +196,7 @@ fn interactive_prompt_answers_testpmd_basics() {
         std::thread::sleep(std::time::Duration::from_millis(pause_ms));
     };
     say("help", 0);
-    say("show port info all", 500);
+    say("show port info all", 1000);
     say("show mptcp conns", 100);
     say("show mptcp subflows", 100);
     say("stop", 800);
