@@ -122,6 +122,8 @@ pub struct Connection {
     pub(crate) touched: bool,
     /// Data from here on was already reinjected at the tail (see the pump).
     pub(crate) tail_mark: Option<crate::seq::DataSeq>,
+    /// The application's hint for the scheduler ([`crate::sched::SchedCtx::hint`]).
+    pub(crate) sched_hint: u64,
 }
 
 impl Connection {
@@ -169,6 +171,7 @@ impl Connection {
             recv_cap: caps.1,
             touched: false,
             tail_mark: None,
+            sched_hint: 0,
         }
     }
 

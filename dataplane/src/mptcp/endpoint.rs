@@ -15,6 +15,7 @@
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
 //! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
+//! | | [`remove_address`](MptcpStack::remove_address) (REMOVE_ADDR), [`set_checksum`](MptcpStack::set_checksum), [`set_scheduler`](MptcpStack::set_scheduler), [`set_sched_hint`](MptcpStack::set_sched_hint) |
 //! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
@@ -33,6 +34,24 @@
 //! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
 //! in [`MptcpOpener`]'s `accept_syn`; a subflow records the results of later handshake
 //! steps in its events and this endpoint updates the token table.
+//!
+//! # Driving it
+//!
+//! Like [`Stack`]: after frames (`handle_frame`), timers (`handle_timeout` at
+//! `poll_timeout`) and application calls, call `poll_transmit`. Application calls
+//! (`send`, `recv`, `close`, ...) take effect at once on the data level; their segments
+//! leave at the next `poll_transmit`. Only connections that something happened to are
+//! serviced (a subflow with output is reported `Readable` by the stack), so the cost per
+//! frame does not grow with the number of connections. Connection handles
+//! ([`MpConn`]) are never reused; a connection is forgotten once the application closed
+//! it and its subflows are gone (`state` then returns `None`).
+//!
+//! # Not implemented
+//!
+//! A data-level retransmission timer (Linux `__mptcp_retrans`; lost data is reinjected
+//! when its subflow goes stale, fails or is removed), MP_FASTCLOSE sent in its ACK form
+//! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
+//! MPTCP v0 (RFC 6824) connections through this layer are untested.
 
 use core::net::{IpAddr, Ipv4Addr};
 mod data;
@@ -155,6 +174,9 @@ pub struct MptcpStack {
     pending_close: Vec<ConnHandle>,
     /// Connections to service at the end of this input (each listed once).
     touched: Vec<ConnId>,
+    /// Reused while draining a subflow.
+    ev_buf: Vec<SubflowEvent>,
+    rx_buf: Vec<(crate::seq::DataSeq, Bytes)>,
 }
 
 impl MptcpStack {
@@ -178,6 +200,8 @@ impl MptcpStack {
             timer: None,
             pending_close: Vec::new(),
             touched: Vec::new(),
+            ev_buf: Vec::new(),
+            rx_buf: Vec::new(),
         }
     }
 
@@ -549,6 +573,37 @@ impl MptcpStack {
         Ok(())
     }
 
+    /// The scheduler of connections made from now on (`sched set`); false if `name` is
+    /// unknown.
+    pub fn set_default_scheduler(&mut self, name: &'static str) -> bool {
+        let ok = by_name(name).is_some();
+        if ok {
+            self.cfg.scheduler = name;
+        }
+        ok
+    }
+
+    /// Replaces the connection's scheduler by the native one called `name`
+    /// ([`crate::sched::by_name`]: "default", "roundrobin", "redundant").
+    pub fn set_scheduler(&mut self, c: MpConn, name: &str) -> Result<(), StackError> {
+        let s = by_name(name).ok_or(StackError::InvalidHandle)?;
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched = s;
+        Ok(())
+    }
+
+    /// The connection's scheduler name.
+    pub fn scheduler(&self, c: MpConn) -> Option<&'static str> {
+        self.conns.get(&c.0).map(|x| x.sched.name())
+    }
+
+    /// A hint the application passes to the scheduler (`SchedCtx::hint`, DESIGN.md §4).
+    pub fn set_sched_hint(&mut self, c: MpConn, hint: u64) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched_hint = hint;
+        Ok(())
+    }
+
     /// Withdraws our address `local_id` from the connection (RFC 8684 §3.4.2): a
     /// REMOVE_ADDR goes out on another subflow and our subflows from that address are
     /// closed (reinjecting what they had outstanding).
@@ -662,15 +717,12 @@ impl MptcpStack {
                 continue;
             };
             c.touched = false;
-            let handles: Vec<ConnHandle> = c
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in handles {
-                let busy = self.stack.transport(h).is_some_and(|sf| sf.has_output());
-                if busy {
+            let mut i = 0;
+            while let Some(e) = self.conns.get(&id).and_then(|c| c.subflows.get(i)) {
+                let h = e.info.handle;
+                let live = !e.info.closed;
+                i += 1;
+                if live && self.stack.transport(h).is_some_and(|sf| sf.has_output()) {
                     self.drain_subflow(now, id, h);
                 }
             }
@@ -778,8 +830,11 @@ impl MptcpStack {
 
     /// Drains one subflow's events, data and counters into its connection.
     fn drain_subflow(&mut self, now: Instant, id: ConnId, h: ConnHandle) {
-        let mut evs = Vec::new();
-        let mut data: Vec<(crate::seq::DataSeq, Bytes)> = Vec::new();
+        // Reused buffers: no allocation per segment.
+        let mut evs = core::mem::take(&mut self.ev_buf);
+        let mut data = core::mem::take(&mut self.rx_buf);
+        evs.clear();
+        data.clear();
         let mut mib = MibCounters::new();
         let mut shared = None;
         let r = self.stack.with_transport(h, |sf| {
@@ -800,9 +855,10 @@ impl MptcpStack {
             return;
         };
         conn.mib.merge(&mib);
-        for ev in evs {
+        for ev in evs.drain(..) {
             self.subflow_event(now, id, h, ev, shared.clone(), sf_fallback);
         }
+        self.ev_buf = evs;
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -810,7 +866,7 @@ impl MptcpStack {
         if let Some(r) = conn.reasm.as_mut() {
             let ooo_before = r.stats().ofo_queue;
             let dup_before = r.stats().duplicate_data;
-            for (dsn, b) in data {
+            for (dsn, b) in data.drain(..) {
                 got += b.len() as u64;
                 r.insert(dsn, b);
             }
@@ -822,6 +878,8 @@ impl MptcpStack {
             self.mib
                 .add(Mib::DuplicateData, st.duplicate_data - dup_before);
         }
+        data.clear();
+        self.rx_buf = data;
         if let Some(e) = conn.entry_mut(h) {
             e.info.bytes_received += got;
         }

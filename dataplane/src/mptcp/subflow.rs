@@ -63,7 +63,7 @@ use crate::wire::tcp::{TcpFlags, TcpRepr};
 /// A connection's identifier in the endpoint (what tokens map to).
 pub type ConnId = u32;
 
-/// The window the data level advertises before it knows better.
+/// Bytes read from the socket at a time (one reused buffer per subflow).
 const SCRATCH: usize = 64 * 1024;
 
 /// What a subflow tells its connection.
@@ -165,9 +165,6 @@ pub struct Subflow {
     tx: Option<TxMappings>,
     rx: Option<RxMapper>,
     csum: bool,
-    /// The first payload byte maps to DSN `idsn + 1` at relative sequence 1 (the MP_CAPABLE
-    /// data form).
-    first_dsn: Option<DataSeq>,
     /// The DATA_FIN to signal on our segments until it is DATA_ACKed.
     data_fin: Option<DataSeq>,
     /// DSN after the last mapping pushed (fallback: the DATA_ACK a full TCP ACK implies).
@@ -190,7 +187,6 @@ pub struct Subflow {
     /// Counters since the connection last drained them.
     pub mib: MibCounters,
     scratch: Vec<u8>,
-    last_backoff: u32,
     last_una: SubflowSeq,
     /// Answer the SYN with RST+ACK and MP_TCPRST, then close (a join refused at its SYN).
     refuse_syn: bool,
@@ -252,7 +248,6 @@ impl Subflow {
             tx: None,
             rx: None,
             csum: false,
-            first_dsn: None,
             data_fin: None,
             tx_end: DataSeq(0),
             rx_end: DataSeq(0),
@@ -267,7 +262,6 @@ impl Subflow {
             events: VecDeque::new(),
             mib: MibCounters::new(),
             scratch: vec![0; SCRATCH],
-            last_backoff: 0,
             last_una: una,
             refuse_syn: false,
             abort_at_tx: false,
@@ -374,8 +368,12 @@ impl Subflow {
     pub fn is_handshaking(&self) -> bool {
         matches!(
             self.hs,
-            Hs::MpcSynSent(_) | Hs::MpcSynRcvd(_) | Hs::JoinSynSent(_) | Hs::JoinSynRcvd(..)
-        ) || matches!(self.hs, Hs::JoinAckSent(_))
+            Hs::MpcSynSent(_)
+                | Hs::MpcSynRcvd(_)
+                | Hs::JoinSynSent(_)
+                | Hs::JoinSynRcvd(..)
+                | Hs::JoinAckSent(_)
+        )
     }
 
     /// A join subflow.
@@ -584,7 +582,6 @@ impl Subflow {
         // The implicit DATA_ACK of MP_CAPABLE opens the peer's window.
         sh.handle_data_ack(mpc.first_send_dsn(), 64 * 1024);
         self.shared = Some(sh.clone());
-        self.first_dsn = Some(mpc.first_send_dsn());
         // The client learns we have its key from our first DATA_ACK: send one now.
         self.sock.request_ack();
         self.setup_data(mpc.first_send_dsn(), mpc.first_recv_dsn());
@@ -627,10 +624,12 @@ impl Subflow {
         let opts = seg.mptcp.as_slice();
         let synack = has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
         let plain_ack = !has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
-        let mut scratch_table: TokenTable<ConnId> = TokenTable::new();
+        // The handshake steps record keys in a token table; the real one belongs to the
+        // endpoint (it learns them from this subflow's events), so these steps get an
+        // empty stand-in (made only on the two segments that need it).
         self.hs = match core::mem::replace(&mut self.hs, Hs::Dead) {
             Hs::MpcSynSent(s) if synack && self.sock.state().is_synchronized() => {
-                match s.handle_synack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_synack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     SynAckOutcome::Established(a) => {
                         let mpc = *a.established();
                         self.establish_mpc(mpc);
@@ -658,7 +657,7 @@ impl Subflow {
                 }
             }
             Hs::MpcSynRcvd(s) if plain_ack && self.sock.state().is_synchronized() => {
-                match s.handle_ack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_ack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     ServerAckOutcome::Established { mpc, first_data } => {
                         self.establish_mpc(mpc);
                         if let (Some(fd), Some(rx)) = (first_data, self.rx.as_mut()) {
@@ -1178,7 +1177,6 @@ impl Transport for Subflow {
                 };
             }
         }
-        self.last_backoff = b1;
     }
 
     fn state(&self) -> State {

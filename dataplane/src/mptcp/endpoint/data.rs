@@ -160,7 +160,7 @@ impl MptcpStack {
                 break;
             }
             {
-                let ctx = SchedCtx::from_shared(&sh, 0, 0, now_us);
+                let ctx = SchedCtx::from_shared(&sh, 0, conn.sched_hint, now_us);
                 let fast = ctx
                     .subflows()
                     .iter()
@@ -225,7 +225,7 @@ impl MptcpStack {
             if sb.reinject_queued() == 0 {
                 break;
             }
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
+            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), conn.sched_hint, now_us);
             let d = conn.sched.get_retrans(&ctx);
             let Some(i) = d.first() else { break };
             let slot = ctx.subflows[i].slot as usize;
@@ -269,7 +269,7 @@ impl MptcpStack {
         // New data.
         for _ in 0..256 {
             let sb = conn.sendbuf.as_mut().expect("checked");
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
+            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), conn.sched_hint, now_us);
             if ctx.sendable() == 0 {
                 break;
             }
