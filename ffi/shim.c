@@ -33,3 +33,56 @@ uint64_t mpdk_tx_offload_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM
 uint64_t mpdk_tx_offload_tcp_cksum(void) { return RTE_ETH_TX_OFFLOAD_TCP_CKSUM; }
 uint64_t mpdk_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
 uint64_t mpdk_rx_offload_tcp_cksum(void) { return RTE_ETH_RX_OFFLOAD_TCP_CKSUM; }
+
+#include <stdio.h>
+#include <unistd.h>
+#include <rte_eal.h>
+#include <rte_log.h>
+
+int mpdk_eal_init_captured(int argc, char **argv, char *buf, size_t len)
+{
+	FILE *cap = tmpfile();
+	int saved_out = -1, saved_err = -1, ret, err;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (cap != NULL) {
+		/* DPDK logs and its usage text (printf) both land in `cap`. */
+		rte_openlog_stream(cap);
+		fflush(stdout);
+		fflush(stderr);
+		saved_out = dup(1);
+		saved_err = dup(2);
+		dup2(fileno(cap), 1);
+		dup2(fileno(cap), 2);
+	}
+	ret = rte_eal_init(argc, argv);
+	err = rte_errno;
+	if (cap != NULL) {
+		size_t got = 0;
+
+		fflush(stdout);
+		fflush(stderr);
+		if (saved_out >= 0) {
+			dup2(saved_out, 1);
+			close(saved_out);
+		}
+		if (saved_err >= 0) {
+			dup2(saved_err, 2);
+			close(saved_err);
+		}
+		/* From now on DPDK logs go to stderr, never to stdout (the JSON). */
+		rte_openlog_stream(stderr);
+		fflush(cap);
+		if (len > 0 && fseek(cap, 0, SEEK_SET) == 0)
+			got = fread(buf, 1, len - 1, cap);
+		if (len > 0)
+			buf[got] = '\0';
+		fclose(cap);
+	}
+	rte_errno = err;
+	return ret;
+}
+
+uint32_t mpdk_log_global_level(void) { return rte_log_get_global_level(); }
+void mpdk_set_log_global_level(uint32_t level) { rte_log_set_global_level(level); }

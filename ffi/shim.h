@@ -30,4 +30,10 @@ uint64_t mpdk_tx_offload_ipv4_cksum(void);
 uint64_t mpdk_tx_offload_tcp_cksum(void);
 uint64_t mpdk_rx_offload_ipv4_cksum(void);
 uint64_t mpdk_rx_offload_tcp_cksum(void);
+/* rte_eal_init with DPDK's log and stdout/stderr captured into `buf` (NUL-terminated,
+ * truncated to `len`); afterwards DPDK logs go to stderr. */
+int mpdk_eal_init_captured(int argc, char **argv, char *buf, size_t len);
+/* DPDK's global log level (RTE_LOG_EMERG=1 .. RTE_LOG_DEBUG=8). */
+uint32_t mpdk_log_global_level(void);
+void mpdk_set_log_global_level(uint32_t level);
 #endif

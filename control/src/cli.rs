@@ -88,6 +88,8 @@ pub struct AppConfig {
     /// No `--` was given: run the embedded two-path demo network.
     pub embedded: bool,
     pub port_addrs: Vec<PortAddr>,
+    /// `--gateway P=IP`: the default gateway reached through DPDK port P.
+    pub gateways: Vec<(u16, Ipv4Addr)>,
     pub role: Option<Role>,
     pub proto: Proto,
     pub mode: Option<Mode>,
@@ -124,6 +126,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, CliError> {
 pub const APP_USAGE: &str = "\
 app options (after --):
   --port-addr P=IP/LEN       an IPv4 address mpdk owns on DPDK port P (repeatable)
+  --gateway P=IP             default gateway reached through DPDK port P
   --listen PORT | --connect IP:PORT
   --proto mptcp|tcp          protocol of connections mpdk opens (default mptcp)
   --mode sink|source|echo    what to do with each connection
@@ -249,6 +252,7 @@ pub fn parse(args: &[String]) -> Result<AppConfig, CliError> {
         eal_args,
         embedded,
         port_addrs: Vec::new(),
+        gateways: Vec::new(),
         role: None,
         proto: Proto::Mptcp,
         mode: None,
@@ -273,6 +277,15 @@ pub fn parse(args: &[String]) -> Result<AppConfig, CliError> {
         };
         match opt.as_str() {
             "--port-addr" => c.port_addrs.push(parse_port_addr(&value()?)?),
+            "--gateway" => {
+                let v = value()?;
+                let bad = || CliError(format!("--gateway: expected P=IP, got '{v}'"));
+                let (p, ip) = v.split_once('=').ok_or_else(bad)?;
+                c.gateways.push((
+                    p.parse().map_err(|_| bad())?,
+                    ip.parse().map_err(|_| bad())?,
+                ));
+            }
             "--listen" => {
                 if c.role.is_some() {
                     return err("give one of --listen and --connect");
@@ -433,6 +446,8 @@ mod tests {
         assert_eq!(c.proto, Proto::Tcp);
         assert_eq!(c.count, 3);
         assert_eq!(c.stats_period, Some(Duration::from_millis(500)));
+        let g = parse(&args("-- --listen 1 --gateway 1=10.0.2.254")).unwrap();
+        assert_eq!(g.gateways, vec![(1, Ipv4Addr::new(10, 0, 2, 254))]);
     }
 
     #[test]
@@ -488,6 +503,7 @@ mod tests {
                 "expected P=IP/LEN",
             ),
             ("-- --listen 1 --count 0", "at least 1"),
+            ("-- --listen 1 --gateway 0:1.2.3.4", "expected P=IP"),
             ("-- --listen 1 --stats-period -1", "positive number"),
             ("-- --listen 1 --bogus", "unknown option '--bogus'"),
             ("--no-huge --", "give --listen PORT or --connect"),

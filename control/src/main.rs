@@ -1,18 +1,19 @@
 //! `mpdk`: the mpdk console.
 //!
-//! Today it offers `mpdk pcap-decode FILE [--json]` and parses the console's command line
-//! (`mpdk [EAL options] -- [app options]`, see [`cli`]); the console itself arrives with
-//! the DPDK worker loop.
+//! `mpdk [EAL options] -- [app options]` runs the console on DPDK ports; `mpdk` with no
+//! device arguments runs the embedded two-path demo; `mpdk pcap-decode FILE [--json]`
+//! decodes a capture. The pieces live in the `control` library.
 #![forbid(unsafe_code)]
 
-mod cli;
-mod decode;
+use control::{cli, decode};
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: mpdk [EAL options] -- [app options]
+usage: mpdk [EAL options] -- [app options]   the console on DPDK ports
+       mpdk [app options]                     the embedded two-path demo (no NIC needed;
+                                              --bytes N, --duration S, --proto, --json, -i)
        mpdk pcap-decode FILE [--json]
        mpdk --help | --version
 
@@ -28,6 +29,9 @@ commands:
 enum Failure {
     Usage(String),
     Run(String),
+    /// Ran, and the outcome was a failure already reported (exit status).
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    Status(u8),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
             eprintln!("mpdk: {msg}");
             ExitCode::from(1)
         }
+        Err(Failure::Status(s)) => ExitCode::from(s),
     }
 }
 
@@ -63,20 +68,35 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
 }
 
-/// `mpdk [EAL options] -- [app options]`: the console. Its command line is parsed and
-/// checked now; the DPDK worker loop it drives is not built yet.
+/// `mpdk [EAL options] -- [app options]`: the console (or, without `--`, the embedded
+/// demo).
 fn console(args: &[String]) -> Result<(), Failure> {
     let mut argv = vec!["mpdk".to_string()];
     argv.extend(args.iter().cloned());
     let config = cli::parse(&argv).map_err(|e| Failure::Usage(e.0))?;
-    Err(Failure::Run(format!(
-        "the DPDK console is not built yet ({} mode parsed); available now: pcap-decode",
-        if config.embedded {
-            "embedded demo"
-        } else {
-            "EAL"
-        }
-    )))
+    run_console(&config)
+}
+
+#[cfg(feature = "dpdk")]
+fn run_console(config: &cli::AppConfig) -> Result<(), Failure> {
+    let status = if config.embedded {
+        control::demo::run_demo(config)
+    } else {
+        control::launch::run_app(config)
+    }
+    .map_err(Failure::Run)?;
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Status(status))
+    }
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_console(_config: &cli::AppConfig) -> Result<(), Failure> {
+    Err(Failure::Run(
+        "this mpdk was built without DPDK (feature `dpdk`); available: pcap-decode".into(),
+    ))
 }
 
 fn pcap_decode(args: &[String]) -> Result<(), Failure> {

@@ -78,6 +78,87 @@ fn check(what: &'static str, ret: i32) -> Result<i32, DpdkError> {
     }
 }
 
+/// The one line of `rte_eal_init`'s output that says why it failed: the first error
+/// DPDK or getopt printed (an unknown option, a device it could not parse), else its
+/// FATAL line, without the `EAL: ` and program-name prefixes.
+pub fn eal_failure_line(log: &str) -> Option<String> {
+    let strip = |l: &str| {
+        let l = l.trim();
+        let l = l.strip_prefix("EAL: ").unwrap_or(l);
+        let l = l.strip_prefix("FATAL: ").unwrap_or(l);
+        // getopt's messages start with the program name.
+        match l.split_once(": ") {
+            Some((p, rest)) if !p.contains(' ') && rest.contains("option") => rest.to_string(),
+            _ => l.to_string(),
+        }
+    };
+    // Log lines (`EAL: ...`, `driver_fn(): ...`) and getopt's `prog: ...`, not the
+    // usage text EAL prints after a bad option (indented, or `[NOTE: ...]`).
+    let is_message = |l: &str| {
+        l.starts_with("EAL: ")
+            || l.contains("(): ")
+            || (!l.starts_with(char::is_whitespace)
+                && !l.starts_with("Usage")
+                && !l.starts_with('[')
+                && l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.ends_with(':')))
+    };
+    let interesting = |l: &str| {
+        let low = l.to_ascii_lowercase();
+        [
+            "invalid",
+            "unrecognized",
+            "unknown",
+            "failed",
+            "cannot",
+            "unable",
+            "error",
+            "not supported",
+            "requires an argument",
+        ]
+        .iter()
+        .any(|w| low.contains(w))
+            && !low.contains("mp action callback")
+            && is_message(l)
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .find(|l| interesting(l))
+        .or_else(|| lines.iter().find(|l| l.contains("FATAL:")))
+        .map(|l| strip(l))
+}
+
+/// Devices that failed to probe during a successful `rte_eal_init` (DPDK carries on
+/// without them): one line per device, the driver's reason first.
+pub fn probe_failures(log: &str) -> Vec<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(pos) = l.find("failed to initialize ") {
+            let dev = l[pos + "failed to initialize ".len()..]
+                .trim_end_matches(" device")
+                .to_string();
+            let reason = lines[..i]
+                .iter()
+                .rev()
+                .take(3)
+                .find(|p| !p.contains("mp action callback") && !p.starts_with("EAL:"))
+                .map(|p| p.to_string());
+            out.push(match reason {
+                Some(r) => format!("{dev}: {r}"),
+                None => format!("{dev}: probe failed"),
+            });
+        }
+    }
+    out
+}
+
 static EAL_UP: AtomicBool = AtomicBool::new(false);
 
 /// The initialised Environment Abstraction Layer. Dropping it calls `rte_eal_cleanup`.
@@ -85,6 +166,8 @@ static EAL_UP: AtomicBool = AtomicBool::new(false);
 pub struct Eal {
     /// Arguments EAL did not consume (those after `--`), for the application.
     pub app_args: Vec<String>,
+    /// What DPDK printed during `rte_eal_init` (captured; afterwards DPDK logs to stderr).
+    pub log: String,
 }
 
 impl Eal {
@@ -107,20 +190,34 @@ impl Eal {
             }
         };
         let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+        let mut log = vec![0u8; 64 * 1024];
         // SAFETY: argv holds pointers to NUL-terminated strings owned by `owned`, which
         // outlives the call; EAL may reorder the pointer array, which we own and do not
-        // read through afterwards except by index below.
-        let n = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        // read through afterwards except by index below. `log` is a writable buffer of
+        // the length given; the shim NUL-terminates what it writes.
+        let n = unsafe {
+            sys::mpdk_eal_init_captured(
+                argv.len() as i32,
+                argv.as_mut_ptr(),
+                log.as_mut_ptr() as *mut c_char,
+                log.len(),
+            )
+        };
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let log = String::from_utf8_lossy(&log[..end]).into_owned();
         if n < 0 {
             // EAL may not be re-initialised after a failed init either; keep the flag set.
-            return Err(DpdkError::EalInit(strerror(errno())));
+            let code = errno();
+            return Err(DpdkError::EalInit(
+                eal_failure_line(&log).unwrap_or_else(|| strerror(code)),
+            ));
         }
         let consumed = n as usize;
         let mut app_args: Vec<String> = args.iter().skip(consumed + 1).cloned().collect();
         if app_args.first().map(String::as_str) == Some("--") {
             app_args.remove(0);
         }
-        Ok(Eal { app_args })
+        Ok(Eal { app_args, log })
     }
 
     /// Number of ports DPDK probed.
@@ -142,6 +239,19 @@ impl Drop for Eal {
         // their own Drop before (the owner drops them first).
         unsafe { sys::rte_eal_cleanup() };
     }
+}
+
+/// Runs `f` with DPDK's logging limited to emergencies (to retry something whose
+/// failures DPDK would log each time, such as a memif client's connect).
+pub fn with_quiet_log<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: reads/sets a global integer in the EAL's log state.
+    let old = unsafe { sys::mpdk_log_global_level() };
+    // SAFETY: as above; 1 is RTE_LOG_EMERG.
+    unsafe { sys::mpdk_set_log_global_level(1) };
+    let r = f();
+    // SAFETY: as above.
+    unsafe { sys::mpdk_set_log_global_level(old) };
+    r
 }
 
 /// Reads the time-stamp counter.
@@ -346,11 +456,32 @@ pub struct Port {
     driver: String,
     tx_csum: bool,
     rx_csum: bool,
+    promiscuous: bool,
 }
 
 impl Port {
     /// Configures and starts port `id` with `cfg`; RX queues take mbufs from `pool`.
     pub fn start(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Port, DpdkError> {
+        let mut port = Port::setup(id, cfg, pool)?;
+        port.start_device()?;
+        Ok(port)
+    }
+
+    /// Configures port `id` like [`Port::start`], then tries to start it: a start that
+    /// fails leaves a configured port (to [`restart`](Self::restart) later: a memif
+    /// client whose server is not up yet) and its error.
+    pub fn configure(
+        id: u16,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<(Port, Option<DpdkError>), DpdkError> {
+        let mut port = Port::setup(id, cfg, pool)?;
+        let e = port.start_device().err();
+        Ok((port, e))
+    }
+
+    /// Configures port `id` and its queues, without starting it.
+    fn setup(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Port, DpdkError> {
         // SAFETY: plain query on a port number.
         if unsafe { sys::rte_eth_dev_is_valid_port(id) } == 0 {
             return Err(DpdkError::NoSuchPort(id));
@@ -406,22 +537,54 @@ impl Port {
                 sys::rte_eth_tx_queue_setup(id, q, cfg.tx_desc, socket, core::ptr::null())
             })?;
         }
-        // SAFETY: the port is configured with its queues.
-        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
-        if cfg.promiscuous {
-            // SAFETY: the port is started. Some virtual PMDs cannot; that is not fatal.
-            let _ = unsafe { sys::rte_eth_promiscuous_enable(id) };
-        }
         Ok(Port {
             id,
             driver,
             tx_csum,
             rx_csum,
+            promiscuous: cfg.promiscuous,
         })
+    }
+
+    fn start_device(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: the port is configured with its queues; we hold it exclusively.
+        check("rte_eth_dev_start", unsafe {
+            sys::rte_eth_dev_start(self.id)
+        })?;
+        if self.promiscuous {
+            // SAFETY: the port is started. Some virtual PMDs cannot; that is not fatal.
+            let _ = unsafe { sys::rte_eth_promiscuous_enable(self.id) };
+        }
+        Ok(())
     }
 
     pub fn id(&self) -> u16 {
         self.id
+    }
+
+    /// The device name (`net_memif0`, a PCI address, ...).
+    pub fn name(&self) -> String {
+        let mut buf = [0 as c_char; 64];
+        // SAFETY: the port is valid; buf has room for RTE_ETH_NAME_MAX_LEN (64) bytes
+        // and DPDK NUL-terminates what it writes.
+        let r = unsafe { sys::rte_eth_dev_get_name_by_port(self.id, buf.as_mut_ptr()) };
+        if r != 0 {
+            return String::new();
+        }
+        // SAFETY: NUL-terminated by DPDK within buf.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Stops and starts the port again (a memif client connects on start; this retries
+    /// a connection to a server that was not there yet). `&mut`: nobody else may be
+    /// using the port's queues meanwhile.
+    pub fn restart(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: the port is valid and configured; we hold the only reference, so no
+        // burst runs on its queues during the stop.
+        unsafe { sys::rte_eth_dev_stop(self.id) };
+        self.start_device()
     }
 
     /// The PMD's name (e.g. `net_ring`, `net_af_packet`).
@@ -578,4 +741,42 @@ pub fn ring_link(name: &str, queues: u16, size: u32) -> Result<(u16, u16), DpdkE
     let a = make("a", &ba, &ab)?;
     let b = make("b", &ab, &ba)?;
     Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{eal_failure_line, probe_failures};
+
+    // Text rte_eal_init printed on this machine (DPDK 22.11), usage text included.
+    const BAD_OPTION: &str = "EAL: Detected CPU lcores: 2\nmpdk: unrecognized option '--bogus'\n\
+        Usage: mpdk [options]\n\nEAL common options:\n  -c COREMASK         Hexadecimal bitmask\n\
+        [NOTE: allow cannot be used with block option]\nEAL: FATAL: Invalid 'command line' arguments.\n\
+        EAL: Invalid 'command line' arguments.\n";
+    const BAD_DEVICE: &str = "EAL: Detected CPU lcores: 2\n\
+        rte_pmd_memif_probe(): Failed to register mp action callback: Operation not supported\n\
+        memif_set_role(): Unknown role: bogus.\nvdev_probe(): failed to initialize net_memif0 device\n\
+        EAL: Bus (vdev) probe failed.\n";
+
+    #[test]
+    fn one_line_from_eal_output() {
+        assert_eq!(
+            eal_failure_line(BAD_OPTION).as_deref(),
+            Some("unrecognized option '--bogus'")
+        );
+        assert_eq!(
+            eal_failure_line("EAL: FATAL: Cannot init memory\nEAL: Cannot init memory\n")
+                .as_deref(),
+            Some("Cannot init memory")
+        );
+        assert_eq!(eal_failure_line("EAL: Detected NUMA nodes: 1\n"), None);
+    }
+
+    #[test]
+    fn device_probe_failures_with_the_driver_reason() {
+        assert_eq!(
+            probe_failures(BAD_DEVICE),
+            vec!["net_memif0: memif_set_role(): Unknown role: bogus.".to_string()]
+        );
+        assert!(probe_failures("EAL: Detected CPU lcores: 2\n").is_empty());
+    }
 }
