@@ -122,6 +122,9 @@ pub struct Connection {
     pub(crate) touched: bool,
     /// Data from here on was already reinjected at the tail (see the pump).
     pub(crate) tail_mark: Option<crate::seq::DataSeq>,
+    /// Data-level retransmission timer: the DATA_ACK it watches and when it fires.
+    pub(crate) rtx: Option<(crate::seq::DataSeq, Instant)>,
+    pub(crate) rtx_backoff: u8,
     /// The application's hint for the scheduler ([`crate::sched::SchedCtx::hint`]).
     pub(crate) sched_hint: u64,
 }
@@ -172,6 +175,8 @@ impl Connection {
             touched: false,
             tail_mark: None,
             sched_hint: 0,
+            rtx: None,
+            rtx_backoff: 0,
         }
     }
 

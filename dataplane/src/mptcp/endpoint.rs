@@ -48,8 +48,7 @@
 //!
 //! # Not implemented
 //!
-//! A data-level retransmission timer (Linux `__mptcp_retrans`; lost data is reinjected
-//! when its subflow goes stale, fails or is removed), MP_FASTCLOSE sent in its ACK form
+//! MP_FASTCLOSE sent in its ACK form
 //! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
 //! MPTCP v0 (RFC 6824) connections through this layer are untested.
 
@@ -234,6 +233,12 @@ impl MptcpStack {
     pub fn set_checksum(&mut self, on: bool) {
         self.cfg.handshake.checksum = on;
         self.stack.opener_mut().hs.checksum = on;
+    }
+
+    /// RTOs in a row after which a subflow is stale, for new connections
+    /// (`net.mptcp.stale_loss_cnt`; 0 turns detection off).
+    pub fn set_stale_loss_cnt(&mut self, n: u8) {
+        self.cfg.stale_loss_cnt = n;
     }
 
     /// Counters of one connection.
@@ -683,6 +688,14 @@ impl MptcpStack {
             let ids: Vec<ConnId> = self.conns.keys().copied().collect();
             for id in ids {
                 self.data_fin_timer(now, id);
+                // Data-level retransmission: due ones are serviced (the pump fires and
+                // re-arms them), the others stay armed.
+                let at = self.conns.get(&id).and_then(|c| c.rtx).map(|(_, at)| at);
+                match at {
+                    Some(at) if at <= now => self.touch(id),
+                    Some(at) => self.timer = Some(self.timer.map_or(at, |t| t.min(at))),
+                    None => {}
+                }
             }
         }
         self.service(now);
@@ -1089,10 +1102,10 @@ impl MptcpStack {
                         .filter(|e| !e.info.closed && e.info.established)
                         .filter_map(|e| e.slot)
                         .fold(0, |m, s| m | (1 << s));
-                    let outstanding = conn
-                        .sendbuf
-                        .as_ref()
-                        .is_some_and(|sb| sb.outstanding_on(slot as u8) > 0);
+                    // An RTO event means the subflow had data outstanding (its own write
+                    // queue, as Linux's stale check looks at), whether or not the data
+                    // level has meanwhile received that data by another path.
+                    let outstanding = true;
                     if conn.stale.check(slot, active, outstanding) {
                         conn.mib.inc(Mib::SubflowStale);
                         self.mib.inc(Mib::SubflowStale);

@@ -149,6 +149,49 @@ impl MptcpStack {
             }
         }
         let now_us = now.map_or(0, Instant::as_micros);
+        // The data-level retransmission timer (Linux `__mptcp_retrans`): when the
+        // DATA_ACK does not move for twice the largest subflow RTO while data is
+        // outstanding, the first unacknowledged data is reinjected (a receiver may drop
+        // data its subflow acknowledged, e.g. under memory pressure). It backs off.
+        if let Some(now) = now {
+            let una = sh.snd_una();
+            if sh.snd_nxt() <= una {
+                conn.rtx = None;
+                conn.rtx_backoff = 0;
+            } else {
+                let ctx = SchedCtx::from_shared(&sh, 0, conn.sched_hint, now_us);
+                let rto_us = ctx
+                    .subflows()
+                    .iter()
+                    .filter(|x| x.is_active())
+                    .map(|x| u64::from(x.srtt_us) + 4 * u64::from(x.rttvar_us))
+                    .max()
+                    .unwrap_or(0)
+                    .clamp(200_000, 60_000_000);
+                let wait = Duration::from_micros((2 * rto_us) << conn.rtx_backoff.min(6));
+                match conn.rtx {
+                    Some((seen, at)) if seen == una => {
+                        if now >= at {
+                            let sb = conn.sendbuf.as_mut().expect("checked");
+                            let len = (sh.snd_nxt().0 - una.0).min(64 * 1024);
+                            if sb.reinject_queued() == 0 && sb.reinject_range(una, len) > 0 {
+                                conn.mib.inc(Mib::MPTCPRetrans);
+                                self.mib.inc(Mib::MPTCPRetrans);
+                            }
+                            conn.rtx_backoff = conn.rtx_backoff.saturating_add(1);
+                            conn.rtx = Some((una, now + wait + wait));
+                        }
+                    }
+                    _ => {
+                        conn.rtx = Some((una, now + wait));
+                        conn.rtx_backoff = 0;
+                    }
+                }
+                if let Some((_, at)) = conn.rtx {
+                    self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+                }
+            }
+        }
         // Opportunistic reinjection of the tail: nothing new to send, a fast subflow has
         // window room while a much slower one still has data in flight. The latest data sent on
         // the slow one (what would arrive last) is sent again on the fast one, so the
