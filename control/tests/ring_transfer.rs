@@ -89,8 +89,11 @@ fn two_stacks_over_two_ring_links_move_1gib() {
         }),
     );
     let server = Node::new("server", server_host, AppEngine::new(base));
+    // rte_eal_init pinned this thread (and so its children) to the main lcore's CPU:
+    // spread the two workers over the machine's CPUs instead.
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let setup = WorkerSetup {
-        cpu: None,
+        cpu: cpus.first().copied(),
         exit_when_done: true,
         linger: Duration::from_millis(50),
         paused: false,
@@ -108,7 +111,10 @@ fn two_stacks_over_two_ring_links_move_1gib() {
         vec![p[0].clone(), p[1].clone()],
         dpdk.pool.clone(),
         clock,
-        setup,
+        WorkerSetup {
+            cpu: cpus.last().copied(),
+            ..setup
+        },
     );
     let collect = |rx: crossbeam_channel::Receiver<FromWorker>| -> Vec<ConnResult> {
         let mut out = Vec::new();
