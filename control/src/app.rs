@@ -106,6 +106,9 @@ struct ConnApp<C> {
     shut_down: bool,
     /// Subflows seen at the last drive (kept for the result after the handle goes).
     last_subflows: Vec<SubflowInfo>,
+    /// The protocol in use at the last drive: a closed connection is forgotten by the
+    /// stack, which then cannot say whether it had fallen back to TCP.
+    last_proto: Option<Proto>,
 }
 
 impl<C> ConnApp<C> {
@@ -131,6 +134,7 @@ impl<C> ConnApp<C> {
             connected_at: None,
             shut_down: false,
             last_subflows: Vec::new(),
+            last_proto: None,
         }
     }
 
@@ -427,6 +431,7 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
         host.subflows(h, &mut self.scratch);
         if !self.scratch.is_empty() {
             c.last_subflows.clone_from(&self.scratch);
+            c.last_proto = Some(host.proto_used(h));
         }
         if let Some(limit) = cfg.abort_after {
             // Counted on what the peer acknowledged, so it has really seen `limit`
@@ -464,15 +469,17 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
         let h = c.conn;
         let mut subflows = Vec::new();
         host.subflows(h, &mut subflows);
+        let mut proto_used = host.proto_used(h);
         if subflows.is_empty() {
             subflows = std::mem::take(&mut c.last_subflows);
+            proto_used = c.last_proto.unwrap_or(proto_used);
         }
         let mut counters = Vec::new();
         host.counters(&mut counters);
         let start = c.connected_at.unwrap_or(c.opened_at);
         let result = ConnResult {
             role: c.role,
-            proto_used: host.proto_used(h),
+            proto_used,
             bytes_sent: c.sent,
             bytes_received: c.received,
             sha256_sent: c.sent_hash.take().map(|s| hex(&s.finalize())),

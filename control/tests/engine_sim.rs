@@ -200,6 +200,17 @@ fn run_mptcp(
     server: EngineConfig,
     limit: Instant,
 ) -> (Network, HostId<M>, HostId<M>) {
+    run_mptcp_with(client, server, limit, false)
+}
+
+/// [`run_mptcp`], optionally with a middlebox that strips option 30 from every segment
+/// the server sends (so the client falls back to TCP at its SYN/ACK).
+fn run_mptcp_with(
+    client: EngineConfig,
+    server: EngineConfig,
+    limit: Instant,
+    strip: bool,
+) -> (Network, HostId<M>, HostId<M>) {
     use control::apphost::{console_mptcp_config, MptcpAppHost};
     let mk = |id: u8, seed: u64| {
         let mut h = MptcpAppHost::new(console_mptcp_config(seed));
@@ -227,8 +238,17 @@ fn run_mptcp(
     let c = net.add_host(Node::new("client", c, AppEngine::new(client)));
     let s = net.add_host(Node::new("server", s, AppEngine::new(server)));
     let link = LinkConfig::new().delay(Duration::from_millis(1));
-    net.link(c, 0, s, 0, link.clone());
-    net.link(c, 1, s, 1, link);
+    let l0 = net.link(c, 0, s, 0, link.clone());
+    let l1 = net.link(c, 1, s, 1, link);
+    if strip {
+        for l in [l0, l1] {
+            net.add_middlebox(
+                l,
+                dataplane::sim::Dir::Backward,
+                dataplane::sim::StripOption::mptcp(dataplane::sim::Which::All),
+            );
+        }
+    }
     net.run_while(limit, |n| {
         !(n.host(c).app.is_done() && n.host(s).app.is_done())
     });
@@ -287,4 +307,27 @@ fn mptcp_small_transfer_closes() {
         assert_eq!(sr[0].bytes_received, bytes);
         assert_eq!(cr[0].sha256_sent, sr[0].sha256_received);
     }
+}
+
+/// A connection that fell back to TCP reports `"proto_used": "tcp"` in its result, even
+/// though the stack has forgotten the closed connection by then.
+#[test]
+fn fallback_is_reported_as_tcp() {
+    let bytes = 1 << 20;
+    let (mut net, c, s) = run_mptcp_with(
+        EngineConfig {
+            bytes,
+            ..cfg(AppRole::Connect(server_addr()), Mode::Source)
+        },
+        cfg(AppRole::Listen(PORT), Mode::Sink),
+        Instant::from_secs(30),
+        true,
+    );
+    let cr = net.host_mut(c).app.take_results();
+    let sr = net.host_mut(s).app.take_results();
+    assert_eq!((cr.len(), sr.len()), (1, 1));
+    assert_eq!(sr[0].bytes_received, bytes);
+    assert_eq!(cr[0].sha256_sent, sr[0].sha256_received);
+    assert_eq!(cr[0].proto_used, Proto::Tcp, "the client fell back");
+    assert_eq!(sr[0].proto_used, Proto::Tcp, "the server fell back");
 }

@@ -77,15 +77,32 @@ fn build(
     proto: Proto,
     joins: u8,
 ) -> Net {
+    build_with(
+        seed,
+        paths,
+        link,
+        bytes,
+        proto,
+        joins,
+        (cfg(seed), cfg(seed + 1)),
+    )
+}
+
+/// [`build`] with the client's and the server's configurations given.
+fn build_with(
+    seed: u64,
+    paths: u8,
+    link: impl Fn(u8) -> LinkConfig,
+    bytes: (u64, u64),
+    proto: Proto,
+    joins: u8,
+    (ccfg, scfg): (MptcpConfig, MptcpConfig),
+) -> Net {
     let mut net = Network::new(seed);
     let capp = MpBulkApp::client(addr(0, 2), PORT, Instant::ZERO, bytes.0, seed ^ 0xc1, proto);
     let sapp = MpBulkApp::server(PORT, bytes.1, seed ^ 0x5e);
-    let mut c = MptcpHost::new(cfg(seed), (0..paths).map(|p| iface(p, 1)).collect(), capp);
-    let mut s = MptcpHost::new(
-        cfg(seed + 1),
-        (0..paths).map(|p| iface(p, 2)).collect(),
-        sapp,
-    );
+    let mut c = MptcpHost::new(ccfg, (0..paths).map(|p| iface(p, 1)).collect(), capp);
+    let mut s = MptcpHost::new(scfg, (0..paths).map(|p| iface(p, 2)).collect(), sapp);
     for p in 1..paths {
         c.stack
             .endpoints_mut()
@@ -181,8 +198,7 @@ fn one_path_byte_exact_both_directions() {
     assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 1);
     assert_eq!(mib(&n, false, Mib::MPCapableSYNACKRX), 1);
     assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 1);
-    let c = n.net.host(n.client).app.conn().unwrap();
-    assert!(!stack(&n, false).is_fallback(c));
+    assert!(!fell_back(&n));
     // Closed and forgotten on both sides.
     assert!(stack(&n, false).connections().is_empty());
     assert!(stack(&n, true).connections().is_empty());
@@ -240,6 +256,53 @@ fn two_paths_with_a_join_byte_exact_both_directions() {
         }
     }
     println!("2 paths: done at {:?}", n.net.now());
+}
+
+// ---------------------------------------------------------------------------------
+// Version handling (RFC 8684 §3.1): v1 by default; a v0 SYN falls back to TCP unless v0
+// is enabled, in which case v0 (RFC 6824, SHA-1) is spoken.
+// ---------------------------------------------------------------------------------
+
+/// Whether the client's application saw its connection fall back to TCP (the stack
+/// forgets a closed connection, so this reads the event log, not `is_fallback`).
+fn fell_back(n: &Net) -> bool {
+    use dataplane::mptcp::endpoint::MpEvent;
+    n.net
+        .host(n.client)
+        .app
+        .events()
+        .iter()
+        .any(|e| matches!(e, MpEvent::Fallback(_)))
+}
+
+fn v0_run(seed: u64, server_allows_v0: bool) -> Net {
+    let bytes = (6 * MIB, 5 * MIB);
+    let (mut c, mut s) = (cfg(seed), cfg(seed + 1));
+    c.handshake.client_version = dataplane::wire::mptcp::Version::V0;
+    c.handshake.allow_v0 = true;
+    s.handshake.allow_v0 = server_allows_v0;
+    let mut n = build_with(seed, 2, |_| link(5, 50), bytes, Proto::Mptcp, 2, (c, s));
+    run(&mut n, Instant::from_secs(60));
+    assert_exact(&n, bytes);
+    n
+}
+
+#[test]
+fn a_v0_client_speaks_v0_with_a_server_that_enables_it() {
+    let n = v0_run(41, true);
+    assert!(!fell_back(&n), "v0 spoken, no fallback");
+    assert_eq!(mib(&n, true, Mib::MPCapableSYNRX), 1);
+    assert_eq!(mib(&n, true, Mib::MPCapableACKRX), 1);
+    // v0 joins too: the HMACs are SHA-1 (RFC 6824 §3.2).
+    assert_eq!(mib(&n, true, Mib::MPJoinAckRx), 1);
+    assert_eq!(mib(&n, true, Mib::MPJoinAckHMacFailure), 0);
+}
+
+#[test]
+fn a_v0_syn_falls_back_to_tcp_as_linux_does() {
+    let n = v0_run(42, false);
+    assert!(fell_back(&n), "plain TCP after a v0 SYN");
+    assert_eq!(mib(&n, true, Mib::MPJoinSynRx), 0);
 }
 
 // ---------------------------------------------------------------------------------
