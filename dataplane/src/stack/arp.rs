@@ -70,10 +70,7 @@ pub struct Probe {
 #[derive(Debug)]
 pub struct ArpCache {
     cfg: ArpConfig,
-    /// Keyed by (interface, address): a neighbour is resolved per interface, so the same
-    /// address can sit behind different MACs on different ports (a peer's path-1 address
-    /// reached on-link over path 2 answers with its path-2 MAC).
-    entries: HashMap<(usize, Ipv4Addr), Entry>,
+    entries: HashMap<Ipv4Addr, Entry>,
     /// The earliest request due (kept current on every change, so the per-frame
     /// [`poll_timeout`](Self::poll_timeout) does not scan the table).
     next: Option<Instant>,
@@ -91,8 +88,8 @@ impl ArpCache {
 
     /// The MAC of `ip` if known (reachable or stale). A reachable entry past its time
     /// turns stale and asks for a re-validation request.
-    pub fn lookup(&mut self, now: Instant, iface: usize, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        let e = self.entries.get_mut(&(iface, ip))?;
+    pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        let e = self.entries.get_mut(&ip)?;
         match e.state {
             State::Incomplete { .. } => None,
             State::Reachable { until } => {
@@ -109,10 +106,10 @@ impl ArpCache {
         }
     }
 
-    /// Whether a resolution of `ip` on `iface` is under way.
-    pub fn is_pending(&self, iface: usize, ip: Ipv4Addr) -> bool {
+    /// Whether a resolution of `ip` is under way.
+    pub fn is_pending(&self, ip: Ipv4Addr) -> bool {
         matches!(
-            self.entries.get(&(iface, ip)).map(|e| e.state),
+            self.entries.get(&ip).map(|e| e.state),
             Some(State::Incomplete { .. })
         )
     }
@@ -128,7 +125,7 @@ impl ArpCache {
         frame: &[u8],
         spare: &mut Vec<Vec<u8>>,
     ) -> bool {
-        let e = self.entries.entry((iface, ip)).or_insert_with(|| Entry {
+        let e = self.entries.entry(ip).or_insert_with(|| Entry {
             mac: EthernetAddress([0; 6]),
             iface,
             state: State::Incomplete {
@@ -164,7 +161,7 @@ impl ArpCache {
         ready: &mut Vec<(usize, Vec<u8>)>,
     ) {
         let until = now + self.cfg.reachable_time;
-        match self.entries.get_mut(&(iface, ip)) {
+        match self.entries.get_mut(&ip) {
             Some(e) => {
                 let was_waiting = !matches!(e.state, State::Reachable { .. });
                 e.mac = mac;
@@ -179,7 +176,7 @@ impl ArpCache {
             }
             None if create => {
                 self.entries.insert(
-                    (iface, ip),
+                    ip,
                     Entry {
                         mac,
                         iface,
@@ -219,7 +216,7 @@ impl ArpCache {
         mib: &mut ArpMib,
     ) {
         let cfg = self.cfg;
-        self.entries.retain(|&(_, ip), e| {
+        self.entries.retain(|&ip, e| {
             let (next, n, unicast) = match &mut e.state {
                 State::Incomplete { next_probe, probes } => (next_probe, probes, None),
                 State::Stale { next_probe, probes } => (next_probe, probes, Some(e.mac)),
@@ -271,7 +268,7 @@ mod tests {
         let mac = EthernetAddress([2, 0, 0, 0, 0, 2]);
         let t0 = Instant::from_secs(1);
         let mut spare = Vec::new();
-        assert_eq!(c.lookup(t0, 0, ip), None);
+        assert_eq!(c.lookup(t0, ip), None);
         for _ in 0..8 {
             assert!(c.enqueue(t0, 0, ip, b"frame", &mut spare));
         }
@@ -294,12 +291,11 @@ mod tests {
         assert!(c.enqueue(t, 1, ip, b"x", &mut spare));
         c.update(t, ip, mac, 1, false, &mut ready);
         assert_eq!(ready.len(), 1);
-        assert_eq!(c.lookup(t, 1, ip), Some(mac));
-        assert_eq!(c.lookup(t, 0, ip), None, "resolved per interface");
+        assert_eq!(c.lookup(t, ip), Some(mac));
         assert_eq!(c.poll_timeout(), None);
         let later = t + Duration::from_secs(31);
         assert_eq!(
-            c.lookup(later, 1, ip),
+            c.lookup(later, ip),
             Some(mac),
             "stale entries are still used"
         );
@@ -307,22 +303,5 @@ mod tests {
         probes.clear();
         c.handle_timeout(later, &mut probes, &mut dropped, &mut mib);
         assert_eq!(probes[0].unicast, Some(mac));
-    }
-
-    #[test]
-    fn one_address_two_interfaces_two_macs() {
-        let mut c = ArpCache::new(ArpConfig::default());
-        let ip: Ipv4Addr = "10.0.1.1".parse().unwrap();
-        let (m0, m1) = (
-            EthernetAddress([2, 0, 0, 0, 0, 1]),
-            EthernetAddress([2, 0, 0, 0, 1, 1]),
-        );
-        let t = Instant::from_secs(1);
-        let mut ready = Vec::new();
-        c.update(t, ip, m0, 0, true, &mut ready);
-        c.update(t, ip, m1, 1, true, &mut ready);
-        assert_eq!(c.lookup(t, 0, ip), Some(m0));
-        assert_eq!(c.lookup(t, 1, ip), Some(m1));
-        assert_eq!(c.len(), 2);
     }
 }

@@ -98,8 +98,6 @@ pub struct Route {
 /// connection bound to an address leaves through that address's interface, which
 /// MPTCP subflows rely on), else the first interface with `dst` on link, else the first
 /// interface with a gateway.
-/// This is the route of replies (passive connections): a SYN that reached one of our
-/// addresses on any interface is answered the way the destination is best reached.
 pub fn route(ifaces: &[Interface], dst: Ipv4Addr, src: Option<Ipv4Addr>) -> Option<Route> {
     if let Some(src) = src {
         if let Some((i, iface)) = ifaces.iter().enumerate().find(|(_, f)| f.owns(src)) {
@@ -138,27 +136,6 @@ pub fn route(ifaces: &[Interface], dst: Ipv4Addr, src: Option<Ipv4Addr>) -> Opti
         }
     }
     None
-}
-
-/// The route of an active open bound to `src`: like [`route`], but a destination that
-/// is neither on the link of `src`'s interface P nor behind P's gateway is still reached
-/// through P, resolved by ARP on P (on-link). That is what Linux does for the subflows
-/// of an `ip mptcp endpoint ADDR dev P` (the kernel's join leaves P for the peer's first
-/// address, which answers ARP there as a weak host), and it keeps each subflow on the
-/// path its endpoint names.
-pub fn route_bound(ifaces: &[Interface], dst: Ipv4Addr, src: Ipv4Addr) -> Option<Route> {
-    match ifaces.iter().enumerate().find(|(_, f)| f.owns(src)) {
-        Some((i, iface)) => Some(Route {
-            iface: i,
-            src,
-            next_hop: if iface.on_link(dst).is_some() {
-                dst
-            } else {
-                iface.gateway.unwrap_or(dst)
-            },
-        }),
-        None => route(ifaces, dst, Some(src)),
-    }
 }
 
 /// Whether `ip` is one of our addresses (on any interface: weak host).
@@ -208,20 +185,6 @@ mod tests {
         );
         assert!(is_local(&ifs, ip("10.0.1.1")));
         assert!(!is_local(&ifs, ip("10.0.1.2")));
-        // Bound to path 2's address, to the peer's path-1 address, no gateway: on-link
-        // through path 2 (an `ip mptcp endpoint ... dev` subflow).
-        let two = vec![
-            Interface::new(m, Ipv4Cidr::new(ip("10.0.1.2"), 24)),
-            Interface::new(m, Ipv4Cidr::new(ip("10.0.2.2"), 24)),
-        ];
-        let r = route_bound(&two, ip("10.0.1.1"), ip("10.0.2.2")).unwrap();
-        assert_eq!(
-            (r.iface, r.src, r.next_hop),
-            (1, ip("10.0.2.2"), ip("10.0.1.1"))
-        );
-        // A reply from the same address goes where the destination is on link.
-        let r = route(&two, ip("10.0.1.1"), Some(ip("10.0.2.2"))).unwrap();
-        assert_eq!((r.iface, r.next_hop), (0, ip("10.0.1.1")));
         let lone = vec![Interface::new(m, Ipv4Cidr::new(ip("10.0.0.1"), 24))];
         assert_eq!(route(&lone, ip("8.8.8.8"), None), None);
     }

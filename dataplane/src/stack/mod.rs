@@ -665,11 +665,8 @@ impl<O: Opener> Stack<O> {
         remote_port: u16,
         make: impl FnOnce(&mut O, Instant, &FourTuple, SubflowSeq, u32) -> Result<O::Conn, OpenError>,
     ) -> Result<ConnHandle, StackError> {
-        let route = match local_addr {
-            Some(src) => iface::route_bound(&self.ifaces, remote_addr, src),
-            None => iface::route(&self.ifaces, remote_addr, None),
-        }
-        .ok_or(StackError::NoRoute)?;
+        let route =
+            iface::route(&self.ifaces, remote_addr, local_addr).ok_or(StackError::NoRoute)?;
         let (port, reuse_iss) = if local_port == 0 {
             self.ephemeral_port(now, route.src, remote_addr, remote_port)
                 .ok_or(StackError::NoFreePort)?
