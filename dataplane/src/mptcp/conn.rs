@@ -118,6 +118,8 @@ pub struct Connection {
     pub(crate) last_wnd_edge: u64,
     pub(crate) send_cap: usize,
     pub(crate) recv_cap: usize,
+    /// Listed in the endpoint's to-service list.
+    pub(crate) touched: bool,
 }
 
 impl Connection {
@@ -163,6 +165,7 @@ impl Connection {
             last_wnd_edge: 0,
             send_cap: caps.0,
             recv_cap: caps.1,
+            touched: false,
         }
     }
 

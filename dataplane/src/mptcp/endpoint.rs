@@ -104,13 +104,13 @@ pub struct MptcpConfig {
 impl Default for MptcpConfig {
     fn default() -> Self {
         let mut stack = StackConfig::default();
-        stack.tcp.send_buffer = 256 * 1024;
-        stack.tcp.recv_buffer = 1024 * 1024;
+        stack.tcp.send_buffer = 1024 * 1024;
+        stack.tcp.recv_buffer = 4 * 1024 * 1024;
         MptcpConfig {
             stack,
             handshake: HandshakeConfig::default(),
-            send_buffer: 1024 * 1024,
-            recv_buffer: 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            recv_buffer: 4 * 1024 * 1024,
             scheduler: "default",
             stale_loss_cnt: 4,
             seed: 0x6d70_646b,
@@ -179,6 +179,15 @@ impl MptcpOpener {
     fn sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
         Ok(TcpSocket::new(self.tcp.clone(), iss, ts)?)
     }
+
+    /// A socket for an MPTCP subflow: its MSS leaves room for the DSS option (DATA_ACK
+    /// and mapping in 64 bits, checksum: 32 bytes), so a full segment with timestamps
+    /// still fits the MTU (Linux subtracts the MPTCP option size in tcp_current_mss).
+    fn mptcp_sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
+        let mut cfg = self.tcp.clone();
+        cfg.mss = cfg.mss.saturating_sub(MPTCP_OPTION_ROOM).max(536);
+        Ok(TcpSocket::new(cfg, iss, ts)?)
+    }
 }
 
 impl Opener for MptcpOpener {
@@ -205,7 +214,18 @@ impl Opener for MptcpOpener {
         ts_offset: u32,
         syn: &TcpRepr<'_>,
     ) -> Option<Subflow> {
-        let mut sock = self.sock(iss, ts_offset).ok()?;
+        let mptcp = syn.mptcp.iter().any(|o| {
+            matches!(
+                o,
+                crate::wire::mptcp::MptcpOption::MpCapable(_)
+                    | crate::wire::mptcp::MptcpOption::MpJoin(_)
+            )
+        });
+        let mut sock = if mptcp {
+            self.mptcp_sock(iss, ts_offset).ok()?
+        } else {
+            self.sock(iss, ts_offset).ok()?
+        };
         sock.listen(tuple.local_port).ok()?;
         sock.handle_segment(now, syn);
         if sock.state() != State::SynReceived {
@@ -303,7 +323,33 @@ pub struct MptcpStack {
     /// Subflows to hand back to the stack (`Stack::close`) once their last segments
     /// (RST, FIN) went out.
     pending_close: Vec<ConnHandle>,
+    /// Connections to service at the end of this input (each listed once).
+    touched: Vec<ConnId>,
 }
+
+/// Earliest-completion-first (Lim et al., CoNEXT 2017) on top of the scheduler: when
+/// the chosen subflow is slower than the fastest one, which has no window room now, and
+/// the fastest would deliver all that is left before the chosen one delivers anything,
+/// wait for the fastest instead (the tail of a transfer does not strand on a slow path).
+fn ecf_wait(ctx: &SchedCtx, chosen: Option<usize>) -> bool {
+    let Some(i) = chosen else { return false };
+    let sfs = ctx.subflows();
+    let Some(c) = sfs.get(i) else { return false };
+    let fast = sfs
+        .iter()
+        .filter(|s| s.is_usable() && !s.is_backup() && s.srtt_us > 0)
+        .min_by_key(|s| s.srtt_us);
+    let Some(f) = fast else { return false };
+    if f.id == c.id || f.cwnd_space() > 0 || c.srtt_us == 0 || f.cwnd == 0 {
+        return false;
+    }
+    let left = ctx.sendable() + f.wmem();
+    let rounds = 1 + left / u64::from(f.cwnd);
+    rounds * u64::from(f.srtt_us) < u64::from(c.srtt_us)
+}
+
+/// MSS reduction of MPTCP subflows (the largest DSS on a data segment).
+const MPTCP_OPTION_ROOM: u16 = 32;
 
 /// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
 const DATA_FIN_RTX: Duration = Duration::from_millis(200);
@@ -328,6 +374,7 @@ impl MptcpStack {
             bufs: Vec::new(),
             timer: None,
             pending_close: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -410,11 +457,13 @@ impl MptcpStack {
         let h = self
             .stack
             .connect_with(now, local, 0, addr, port, |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
-                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 if proto == Proto::Tcp {
+                    let mut s = o.sock(iss, ts)?;
+                    s.connect(now, tuple.local_port, tuple.remote_port)?;
                     return Ok(Subflow::plain(s));
                 }
+                let mut s = o.mptcp_sock(iss, ts)?;
+                s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let mut rng = {
                     let mut x = o.next_rand();
                     move || {
@@ -500,6 +549,7 @@ impl MptcpStack {
 
     /// Queues data; returns the bytes taken.
     pub fn send(&mut self, c: MpConn, data: &[u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         if conn.shutdown || conn.state != ConnState::Established {
             return Ok(0);
@@ -517,6 +567,7 @@ impl MptcpStack {
 
     /// Reads in-order data; returns the bytes read.
     pub fn recv(&mut self, c: MpConn, buf: &mut [u8]) -> Result<usize, StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let Some(r) = conn.reasm.as_mut() else {
             return Ok(0);
@@ -531,6 +582,7 @@ impl MptcpStack {
 
     /// Half-close: a DATA_FIN after the queued data.
     pub fn shutdown(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         self.pump(c.0, None);
@@ -540,6 +592,7 @@ impl MptcpStack {
     /// Gives the connection up: DATA_FIN after the queued data; subflows close after
     /// the data level did; then the connection is forgotten.
     pub fn close(&mut self, now: Instant, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         conn.released = true;
@@ -551,6 +604,7 @@ impl MptcpStack {
     /// Abort: MP_FASTCLOSE (RFC 8684 §3.5, RST form on every subflow) for MPTCP, a RST
     /// for plain TCP.
     pub fn abort(&mut self, c: MpConn) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let key = conn.mpc.filter(|_| !conn.fallback).map(|m| m.remote.key);
         let handles: Vec<ConnHandle> = conn
@@ -647,11 +701,12 @@ impl MptcpStack {
         remote: Ipv4Addr,
         port: u16,
     ) -> Result<u8, StackError> {
-        self.open_join(now, c.0, local, remote, port, false)
+        self.open_join(now, c.0, Some(local), remote, port, false)
     }
 
     /// Closes a subflow (reinjecting what it had outstanding).
     pub fn remove_subflow(&mut self, c: MpConn, id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -668,6 +723,7 @@ impl MptcpStack {
 
     /// Marks a subflow backup or not (MP_PRIO, RFC 8684 §3.3.8).
     pub fn set_backup(&mut self, c: MpConn, id: u8, backup: bool) -> Result<(), StackError> {
+        self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         let e = conn
             .subflows
@@ -729,6 +785,9 @@ impl MptcpStack {
             o.mib.clear();
             self.mib.merge(&m);
         }
+        // Only connections that something happened to are serviced: a subflow with
+        // output (the stack reports it Readable), an accepted subflow, an application
+        // call or a timer. Nothing here is O(connections) per frame.
         while let Some(ev) = self.stack.poll_event() {
             match ev {
                 Event::Acceptable { port } => self.accept_subflows(now, port),
@@ -736,6 +795,7 @@ impl MptcpStack {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
                         self.subflow_closed(id, h);
+                        self.touch(id);
                     } else {
                         let _ = self.stack.close(now, h);
                     }
@@ -743,13 +803,17 @@ impl MptcpStack {
                 Event::Connected(h) | Event::Readable(h) | Event::Writable(h) => {
                     if let Some(&id) = self.by_sf.get(&h) {
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                 }
             }
         }
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            let handles: Vec<ConnHandle> = self.conns[&id]
+        while let Some(id) = self.touched.pop() {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.touched = false;
+            let handles: Vec<ConnHandle> = c
                 .subflows
                 .iter()
                 .filter(|e| !e.info.closed)
@@ -764,9 +828,24 @@ impl MptcpStack {
             self.pump(id, Some(now));
             self.run_pm(now, id);
             self.maybe_finish(now, id);
+            if self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.released && c.state == ConnState::Closed && c.subflows_closed)
+            {
+                self.conns.remove(&id);
+            }
         }
-        self.conns
-            .retain(|_, c| !(c.released && c.state == ConnState::Closed && c.subflows_closed));
+    }
+
+    /// Marks a connection for servicing at the end of this input.
+    fn touch(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if !c.touched {
+                c.touched = true;
+                self.touched.push(id);
+            }
+        }
     }
 
     fn accept_subflows(&mut self, now: Instant, port: u16) {
@@ -806,6 +885,7 @@ impl MptcpStack {
                         c.add_subflow(info);
                         self.by_sf.insert(h, id);
                         self.drain_subflow(now, id, h);
+                        self.touch(id);
                     }
                     None => {
                         let _ = self.stack.abort(h);
@@ -843,6 +923,7 @@ impl MptcpStack {
             conn.state = ConnState::Established;
             self.listening.entry(port).or_default().push_back(id);
             self.events.push_back(MpEvent::Acceptable { port });
+            self.touch(id);
         }
     }
 
@@ -1014,6 +1095,23 @@ impl MptcpStack {
                 self.publish_window(id);
             }
             SubflowEvent::AddAddr(a) => {
+                // RFC 8684 §3.4.1: the HMAC (keyed with the sender's key, then ours)
+                // must match, else the option is dropped.
+                let valid = conn.mpc.is_some_and(|m| {
+                    a.hmac
+                        == Some(crate::crypto::add_addr_hmac(
+                            m.remote.key,
+                            m.local.key,
+                            a.addr_id,
+                            a.addr,
+                            a.port,
+                        ))
+                });
+                if !valid {
+                    conn.mib.inc(Mib::AddAddrDrop);
+                    self.mib.inc(Mib::AddAddrDrop);
+                    return;
+                }
                 let limit = self.endpoints.limits().add_addr_accepted;
                 let mut echo = a;
                 echo.echo = true;
@@ -1024,8 +1122,9 @@ impl MptcpStack {
                     conn.add_addr_accepted += 1;
                     if let IpAddr::V4(addr) = a.addr {
                         let port = a.port.unwrap_or(conn.remote.1);
-                        let local = conn.local;
-                        let _ = self.open_join(now, id, local, addr, port, false);
+                        // RFC 8684 §3.4.1 / Linux: join the announced address from
+                        // the source address the routes pick for it.
+                        let _ = self.open_join(now, id, None, addr, port, false);
                     }
                 }
             }
@@ -1088,6 +1187,7 @@ impl MptcpStack {
         }
         e.info.closed = true;
         let sid = e.info.id;
+        let was_established = e.info.established;
         let slot = e.slot.take();
         if let (Some(slot), Some(sh)) = (slot, conn.shared.as_ref()) {
             if let Some(sb) = conn.sendbuf.as_mut() {
@@ -1095,6 +1195,13 @@ impl MptcpStack {
             }
             conn.stale.reset(slot);
             sh.free_slot(slot);
+        }
+        // A join we accepted frees its place under the subflow limit.
+        let passive = self.conns.get(&id).is_some_and(|c| c.listener.is_some());
+        if passive && sid != 0 && was_established {
+            if let Some(j) = self.stack.opener_mut().joins.get_mut(&id) {
+                j.joins = j.joins.saturating_sub(1);
+            }
         }
         let conn = self.conns.get_mut(&id).expect("live");
         self.events.push_back(MpEvent::SubflowClosed {
@@ -1128,6 +1235,7 @@ impl MptcpStack {
             if let Some(m) = conn.mpc {
                 self.stack.opener_mut().tokens.remove(m.local.token);
             }
+            self.stack.opener_mut().joins.remove(&id);
         }
     }
 
@@ -1219,8 +1327,11 @@ impl MptcpStack {
                     srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
                     rttvar_us: s.rtt().rttvar().as_micros() as u32,
                     cwnd: s.cwnd() as u32,
-                    in_flight: s.send_queue() as u32,
-                    queued: 0,
+                    // RFC 6675 pipe plus bytes queued and not sent yet: what the
+                    // congestion window still has room for (Linux: cwnd space over
+                    // the packets in flight, and the write queue).
+                    in_flight: s.in_flight() as u32,
+                    queued: s.write_seq().diff(s.snd_nxt()).max(0) as u32,
                     mss: s.mss() as u16,
                     stale_count: conn.stale.count(slot),
                     pacing_rate: 0,
@@ -1269,6 +1380,9 @@ impl MptcpStack {
                 .with_transport(h, |sf| sf.push_data(r.dsn, bufs))
                 .unwrap_or(false);
             if ok {
+                let mut snap = sh.snapshot(slot);
+                snap.in_flight = snap.in_flight.saturating_add(r.len as u32);
+                sh.publish(slot, &snap);
                 sb.record_sent(slot as u8, r.dsn, r.len);
                 conn.mib.inc(Mib::MPTCPRetrans);
                 self.mib.inc(Mib::MPTCPRetrans);
@@ -1291,6 +1405,9 @@ impl MptcpStack {
             if d.bytes == 0 {
                 break;
             }
+            if ecf_wait(&ctx, d.first()) {
+                break;
+            }
             let mut room = u64::MAX;
             for i in d.entries() {
                 let slot = ctx.subflows[i].slot as usize;
@@ -1306,7 +1423,21 @@ impl MptcpStack {
                 .first()
                 .map_or(1460, |i| u64::from(ctx.subflows[i].mss.max(536)));
             let chunk = (16 * mss).min(super::mapping::TxMappings::MAX_LEN as u64);
-            let want = d.bytes.min(room).min(chunk);
+            // Whole segments: a mapping that ends mid-segment makes a short segment (no
+            // segment straddles two mappings), so the congestion-window room is rounded
+            // up to whole segments (the socket's own cwnd check stays in charge).
+            let cw_room = room.div_ceil(mss) * mss;
+            let sf_room = d
+                .first()
+                .and_then(|i| {
+                    by_slot
+                        .get(ctx.subflows[i].slot as usize)
+                        .copied()
+                        .flatten()
+                })
+                .and_then(|h| self.stack.transport(h))
+                .map_or(0, Subflow::send_space) as u64;
+            let want = d.bytes.min(cw_room).min(chunk).min(sf_room);
             // Avoid tiny mappings: wait for a segment's worth of room unless that is all
             // there is to send.
             if want == 0 || (want < mss && want < ctx.sendable()) {
@@ -1330,6 +1461,10 @@ impl MptcpStack {
                     .unwrap_or(false);
                 if ok {
                     any = true;
+                    // What the scheduler sees next: this subflow's queue grew.
+                    let mut snap = sh.snapshot(slot);
+                    snap.in_flight = snap.in_flight.saturating_add(len as u32);
+                    sh.publish(slot, &snap);
                     sb.record_sent(slot as u8, dsn, len);
                     if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
                         e.info.bytes_sent += len;
@@ -1382,6 +1517,10 @@ impl MptcpStack {
         let Some(at) = conn.data_fin_rtx_at else {
             return;
         };
+        self.touch(id);
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if conn.send_finished() || conn.state == ConnState::Closed {
             conn.data_fin_rtx_at = None;
             return;
@@ -1411,17 +1550,18 @@ impl MptcpStack {
             return;
         };
         let data_done = conn.send_finished() && conn.recv_finished();
-        if (data_done || conn.state == ConnState::Closed) && !conn.subflows_closed {
-            if data_done || conn.error.is_some() {
-                conn.subflows_closed = true;
-                let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
-                for h in hs {
-                    self.pending_close.push(h);
-                    self.by_sf.remove(&h);
-                }
-                self.set_closed(id);
-            }
+        // DESIGN.md §1: subflows close once the data level did (both DATA_FINs), or
+        // when the connection failed.
+        if conn.subflows_closed || !(data_done || conn.error.is_some()) {
+            return;
         }
+        conn.subflows_closed = true;
+        let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+        for h in hs {
+            self.pending_close.push(h);
+            self.by_sf.remove(&h);
+        }
+        self.set_closed(id);
     }
 
     /// The path manager (Linux in-kernel PM): once the initial subflow is fully
@@ -1451,7 +1591,7 @@ impl MptcpStack {
             if ep.flags.contains(EndpointFlags::SUBFLOW) && !server && opened < limit {
                 let backup = ep.flags.contains(EndpointFlags::BACKUP);
                 if self
-                    .open_join(now, id, addr, remote.0, remote.1, backup)
+                    .open_join(now, id, Some(addr), remote.0, remote.1, backup)
                     .is_ok()
                 {
                     opened += 1;
@@ -1490,12 +1630,16 @@ impl MptcpStack {
         &mut self,
         now: Instant,
         id: ConnId,
-        local: Ipv4Addr,
+        local: Option<Ipv4Addr>,
         remote: Ipv4Addr,
         port: u16,
         backup: bool,
     ) -> Result<u8, StackError> {
         self.sync_pm();
+        // The source: the given address, else what the routes pick for `remote`.
+        let local = crate::stack::iface::route(self.stack.interfaces(), remote, local)
+            .ok_or(StackError::NoRoute)?
+            .src;
         let conn = self.conns.get(&id).ok_or(StackError::InvalidHandle)?;
         let (Some(mpc), Some(sh)) = (conn.mpc, conn.shared.clone()) else {
             return Err(StackError::InvalidHandle);
@@ -1515,7 +1659,7 @@ impl MptcpStack {
             remote,
             port,
             |o, now, tuple, iss, ts| {
-                let mut s = o.sock(iss, ts)?;
+                let mut s = o.mptcp_sock(iss, ts)?;
                 s.connect(now, tuple.local_port, tuple.remote_port)?;
                 let nonce = o.next_rand() as u32;
                 let hs = JoinSynSent::new(
@@ -1552,5 +1696,26 @@ impl MptcpStack {
         });
         self.by_sf.insert(h, id);
         Ok(sid)
+    }
+}
+
+/// The frame-level contract of the simulator and the DPDK worker
+/// ([`crate::nic::FrameHost`]): an [`MptcpStack`] without an application can be driven
+/// directly (the application calls the stack's API between polls).
+impl crate::sim::Host for MptcpStack {
+    fn handle_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        MptcpStack::handle_frame(self, now, iface, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        MptcpStack::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, emit: &mut dyn FnMut(usize, &[u8])) {
+        MptcpStack::poll_transmit(self, now, emit);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        MptcpStack::poll_timeout(self)
     }
 }

@@ -40,7 +40,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::handshake::{
     ClientProgress, FallbackCause, JoinAckSent, JoinRefusal, JoinSynReceived, JoinSynSent,
@@ -197,6 +197,25 @@ pub struct Subflow {
     abort_at_tx: bool,
     /// Our key (checks MP_FASTCLOSE).
     local_key: Option<u64>,
+    /// End of the highest data sent (a segment below it is a retransmission).
+    sent_hi: SubflowSeq,
+    /// Gathers a mapping's pieces for the socket.
+    flat: Vec<u8>,
+    /// Received pieces are carved out of this block (one allocation per block, not per
+    /// segment); a block is reused once the application has read all of it.
+    arena: BytesMut,
+}
+
+/// Block size of the receive arena.
+const ARENA: usize = 256 * 1024;
+
+/// Copies `b` into the arena and returns it as its own `Bytes`.
+fn carve(arena: &mut BytesMut, b: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < b.len() {
+        arena.reserve(ARENA.max(b.len()));
+    }
+    arena.extend_from_slice(b);
+    arena.split().freeze()
 }
 
 fn has_flag(seg: &TcpRepr<'_>, f: TcpFlags) -> bool {
@@ -237,6 +256,9 @@ impl Subflow {
             refuse_syn: false,
             abort_at_tx: false,
             local_key: None,
+            sent_hi: una + 1,
+            flat: Vec::new(),
+            arena: BytesMut::new(),
         }
     }
 
@@ -383,11 +405,18 @@ impl Subflow {
         if tx.push_bytes(ssn, dsn, data, false).is_err() {
             return false;
         }
-        let mut flat = Vec::with_capacity(len);
-        for d in data {
-            flat.extend_from_slice(d);
-        }
-        let n = self.sock.send_record(&flat);
+        let n = match data {
+            [one] => self.sock.send_record(one),
+            _ => {
+                // Pieces of the send buffer: gathered in a reused buffer (no allocation
+                // once it has grown to a mapping's size).
+                self.flat.clear();
+                for d in data {
+                    self.flat.extend_from_slice(d);
+                }
+                self.sock.send_record(&self.flat)
+            }
+        };
         debug_assert_eq!(n, len);
         self.tx_end = dsn + len as u64;
         true
@@ -463,7 +492,15 @@ impl Subflow {
 
     fn setup_data(&mut self, snd: DataSeq, rcv: DataSeq) {
         self.tx = Some(TxMappings::new(self.sock.iss(), self.csum));
-        self.rx = Some(RxMapper::new(self.sock.irs(), self.csum));
+        // Mappings of out-of-order data wait until the hole is filled: room for one per
+        // segment of a full receive window (a mapping dropped here would make its bytes
+        // unmapped, a reset for a join).
+        let max_pending = self.sock.recv_capacity() / 512 + 64;
+        self.rx = Some(RxMapper::with_max_pending(
+            self.sock.irs(),
+            self.csum,
+            max_pending,
+        ));
         self.tx_end = snd;
         self.rx_end = rcv;
     }
@@ -476,6 +513,10 @@ impl Subflow {
         self.hs = Hs::Plain;
         if let Some(sh) = &self.shared {
             sh.set_flags(conn_flags::FALLBACK);
+            if let Some((d, held)) = self.rx.as_mut().and_then(RxMapper::take_held) {
+                self.rx_end = d + held.len() as u64;
+                self.rx_out.push_back((d, Bytes::from(held)));
+            }
             let at = self.rx_end.max(sh.ack_seq());
             if let Some(rx) = self.rx.as_mut() {
                 rx.enter_fallback(at);
@@ -684,7 +725,12 @@ impl Subflow {
                         } else {
                             DataSeq::expand(a.value as u32, sh.snd_una())
                         };
-                        sh.handle_data_ack(ack, wnd);
+                        let edge = sh.snd_wnd_end();
+                        let up = sh.handle_data_ack(ack, wnd);
+                        if up.advanced || up.snd_wnd_end > edge {
+                            // The connection may release data and send more.
+                            self.events.push_back(SubflowEvent::Progress);
+                        }
                     }
                     if let (Some(m), Some(rx)) = (d.mapping, self.rx.as_mut()) {
                         match rx.handle_dss(
@@ -811,37 +857,32 @@ impl Subflow {
             if n == 0 {
                 break;
             }
-            let mut data: &[u8] = &self.scratch[..n];
-            for _ in 0..4 {
+            let Some(rx) = self.rx.as_mut() else { return };
+            let before = rx.read_seq();
+            let out = &mut self.rx_out;
+            let end = &mut self.rx_end;
+            let arena = &mut self.arena;
+            let r = rx.handle_data(&self.scratch[..n], |dsn, b| {
+                *end = dsn + b.len() as u64;
+                out.push_back((dsn, carve(arena, b)));
+            });
+            if let Err(e) = r {
+                let used = rx.read_seq() - before;
+                // Copy to release the borrow of scratch before mutating self.
+                let rest = self.scratch.get(used..n).unwrap_or(&[]).to_vec();
+                self.mapping_failure(e);
+                if !matches!(self.hs, Hs::Plain) {
+                    return;
+                }
+                // Fallen back: the rest maps one to one.
                 let Some(rx) = self.rx.as_mut() else { return };
-                let before = rx.read_seq();
                 let out = &mut self.rx_out;
                 let end = &mut self.rx_end;
-                let r = rx.handle_data(data, |dsn, b| {
+                let arena = &mut self.arena;
+                let _ = rx.handle_data(&rest, |dsn, b| {
                     *end = dsn + b.len() as u64;
-                    out.push_back((dsn, Bytes::copy_from_slice(b)));
+                    out.push_back((dsn, carve(arena, b)));
                 });
-                match r {
-                    Ok(_) => break,
-                    Err(e) => {
-                        let used = rx.read_seq() - before;
-                        data = data.get(used..).unwrap_or(&[]);
-                        // Copy to release the borrow of scratch before mutating self.
-                        let rest = data.to_vec();
-                        self.mapping_failure(e);
-                        if !matches!(self.hs, Hs::Plain) {
-                            return;
-                        }
-                        let Some(rx) = self.rx.as_mut() else { return };
-                        let out = &mut self.rx_out;
-                        let end = &mut self.rx_end;
-                        let _ = rx.handle_data(&rest, |dsn, b| {
-                            *end = dsn + b.len() as u64;
-                            out.push_back((dsn, Bytes::copy_from_slice(b)));
-                        });
-                        break;
-                    }
-                }
             }
         }
         // Plain TCP: the peer's FIN is the DATA_FIN.
@@ -1037,7 +1078,9 @@ impl Transport for Subflow {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let had = self.sock.in_flight() > 0;
+        // Data outstanding (after an RTO everything is marked lost and the pipe is
+        // empty, so the flight size, not the pipe).
+        let had = self.sock.snd_nxt() != self.sock.snd_una();
         let syn_sent = matches!(self.hs, Hs::MpcSynSent(_));
         let b0 = self.sock.rtt().backoff();
         self.sock.handle_timeout(now);
@@ -1083,8 +1126,10 @@ impl Transport for Subflow {
     fn can_send(&self) -> bool {
         self.send_space() > 0
     }
+    /// The connection has something to collect: the stack reports it as
+    /// `Event::Readable`, which is how the endpoint learns which subflows to service.
     fn can_recv(&self) -> bool {
-        !self.rx_out.is_empty()
+        self.has_output()
     }
     fn recv_finished(&self) -> bool {
         false
@@ -1106,12 +1151,27 @@ impl Subflow {
             return;
         };
         let ack = Some(sh.ack_seq());
-        let mut dss = if r.payload.is_empty() {
+        let end = r.seq_number + r.payload.len();
+        let retransmission = r.seq_number < self.sent_hi;
+        if end > self.sent_hi {
+            self.sent_hi = end;
+        }
+        // SACK blocks share the 40 bytes with timestamps and the DSS. When the socket
+        // has some to send, the DSS shrinks so that two fit: a 4-byte DATA_ACK (RFC 8684
+        // §3.3.2 allows it) and, on a data segment that neither starts its mapping nor
+        // is a retransmission, no mapping (the receiver knows it from the segment that
+        // starts it, or from that segment's retransmission).
+        // An ADD_ADDR (16 bytes with its HMAC) needs the same room.
+        let sack = r.sack_ranges[0].is_some() || self.pending.add_addr.is_some();
+        let mapping_start = tx
+            .mapping_at(r.seq_number)
+            .is_some_and(|m| m.ssn == r.seq_number);
+        let mut dss = if r.payload.is_empty() || (sack && !mapping_start && !retransmission) {
             Dss {
                 data_fin: false,
                 data_ack: ack.map(|a| DssSeq {
-                    value: a.0,
-                    wide: true,
+                    value: if sack { u64::from(a.low32()) } else { a.0 },
+                    wide: !sack,
                 }),
                 mapping: None,
             }
@@ -1130,7 +1190,14 @@ impl Subflow {
     }
 
     fn push_pending(&mut self, r: &mut TcpRepr<'_>) {
-        if let Some(a) = self.pending.add_addr.take() {
+        // ADD_ADDR goes on a segment whose DSS carries no mapping (a pure ACK, or a
+        // mid-mapping segment): next to a mapping and timestamps it would not fit.
+        let small_dss = r.mptcp.iter().all(|o| match o {
+            MptcpOption::Dss(d) => d.mapping.is_none(),
+            _ => true,
+        });
+        if let Some(a) = self.pending.add_addr.filter(|_| small_dss) {
+            self.pending.add_addr = None;
             let _ = r.mptcp.push(MptcpOption::AddAddr(a));
             self.mib.inc(if a.echo {
                 Mib::EchoAddTx
@@ -1159,7 +1226,9 @@ impl Subflow {
             return;
         };
         let (_, shift) = self.sock.window_shifts();
-        let w = (sh.rcv_wnd().min(self.sock.recv_capacity() as u64) >> shift).min(0xffff);
+        // Never more than the socket itself offers: it trims what arrives beyond the
+        // window it believes it advertised.
+        let w = (sh.rcv_wnd() >> shift).min(u64::from(r.window_len));
         r.window_len = w as u16;
     }
 }
