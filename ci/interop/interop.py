@@ -327,6 +327,13 @@ def run_case(args, case):
         topo.up()
         if case.nft:
             topo.nft(case.nft)
+        if args.pcap:
+            # Debugging aid: the wire as the kernel sees it, kept with the logs.
+            for dev in ("k1", "k2"):
+                run.procs.append(Proc(topo.ns(topo.k, "tcpdump", "-U", "-s", "200", "-i", dev, "-w",
+                                              os.path.join(work, f"{dev}.pcap"), "tcp"),
+                                      "tcpdump", os.devnull, os.devnull))
+            time.sleep(0.5)
         if case.server == "k":
             server = run.start_k(case.k)
             if not run.server_ready(server):
@@ -360,7 +367,8 @@ def run_case(args, case):
     if problems:
         print(f"FAIL {case.name} ({secs:.1f}s): " + "; ".join(problems) + f" [logs: {work}]", flush=True)
         return False
-    print(f"PASS {case.name} ({secs:.1f}s){': ' + detail if detail else ''}", flush=True)
+    logs = f" [logs: {work}]" if args.keep_logs else ""
+    print(f"PASS {case.name} ({secs:.1f}s){': ' + detail if detail else ''}{logs}", flush=True)
     return True
 
 
@@ -525,6 +533,8 @@ def main():
     ap.add_argument("--self-test", action="store_true", help="the kernel on both sides (proves the harness)")
     ap.add_argument("--big-bytes", default="1G", help="size of the case-7 transfers")
     ap.add_argument("--only", action="append", help="run cases whose name contains this (repeatable)")
+    ap.add_argument("--pcap", action="store_true", help="capture k1/k2 in K into each case's log directory")
+    ap.add_argument("--keep-logs", action="store_true", help="print the log directory of passing cases too")
     args = ap.parse_args()
     args.mpdk = os.path.abspath(args.mpdk)
     if os.geteuid() != 0:
