@@ -826,6 +826,7 @@ impl MptcpStack {
                 }
             }
             self.pump(id, Some(now));
+            self.arm_data_fin_timer(now, id);
             self.run_pm(now, id);
             self.maybe_finish(now, id);
             if self
@@ -1507,6 +1508,23 @@ impl MptcpStack {
                     }
                 }
             }
+        }
+    }
+
+    /// A DATA_FIN claimed by an application call (which has no clock: `shutdown`)
+    /// gets its retransmission timer at the next servicing.
+    fn arm_data_fin_timer(&mut self, now: Instant, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if conn.data_fin_sent
+            && conn.data_fin_rtx_at.is_none()
+            && !conn.send_finished()
+            && conn.state != ConnState::Closed
+        {
+            let at = now + DATA_FIN_RTX;
+            conn.data_fin_rtx_at = Some(at);
+            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
         }
     }
 
