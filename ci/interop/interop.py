@@ -295,8 +295,11 @@ class Run:
 
 
 class Case:
-    def __init__(self, name, k, m, server, nft=(), timeout=60, checks=None, big=False):
+    def __init__(self, name, k, m, server, nft=(), timeout=60, checks=None, big=False, m_error=None):
         self.name, self.k, self.m, self.server = name, k, m, server
+        # The error the M side must end with (the peer aborts): mpdk then exits 1 and
+        # says why in its JSON; the check below demands exactly that error.
+        self.m_error = m_error
         self.nft, self.timeout, self.checks, self.big = list(nft), timeout, checks, big
 
 
@@ -348,11 +351,14 @@ def run_case(args, case):
             rc = p.wait(case.timeout)
             if rc is None:
                 problems.append(f"{p.name} ({p.kind}) timed out after {case.timeout}s: {p.stderr_tail()}")
-            elif rc != 0:
+            elif rc != 0 and not (p.kind == "mpdk" and case.m_error and rc == 1):
                 problems.append(f"{p.name} ({p.kind}) exited {rc}: {p.stderr_tail()}")
         kp = server if case.server == "k" else client
         mp = client if case.server == "k" else server
         kr, mr = run.result(kp), run.result(mp)
+        if case.m_error and not args.self_test:
+            got = (mr or {}).get("error")
+            need(got == case.m_error, problems, f"mpdk side ended with error {got!r}, expected {case.m_error!r}")
         knstat = {k[len("MPTcpExt"):]: v for k, v in topo.nstat(topo.k).items() if k.startswith("MPTcpExt")}
         ktcp = topo.nstat(topo.k)
         ctx = {"kr": kr, "mr": mr, "knstat": knstat, "ktcp": ktcp, "mc": m_counters(run, mr), "topo": topo}
@@ -470,17 +476,22 @@ def cases(args):
 
     def fastclose(direction):
         def f(ctx, problems):
+            kr = ctx["kr"] or {}
             if direction == "k2m":
                 ge(ctx["knstat"], "MPFastcloseTx", 1, problems, "kernel")
                 ge(ctx["mc"], "MPFastcloseRx", 1, problems, "mpdk side")
+                need(kr.get("aborted") is True, problems, "the kernel peer did not abort")
             else:
                 ge(ctx["mc"], "MPFastcloseTx", 1, problems, "mpdk side")
                 ge(ctx["knstat"], "MPFastcloseRx", 1, problems, "kernel")
+                need(kr.get("reset_by_peer") is True, problems, "the kernel peer did not see the reset")
+                if not ctx["topo"].self_test:
+                    need((ctx["mr"] or {}).get("aborted") is True, problems, "mpdk did not report its abort")
             return "MP_FASTCLOSE seen by the other side"
         return f
 
     c.append(Case("5c-fastclose-from-kernel", k=Side("client", "source", nbytes="64M", abort_after="1M"),
-                  m=Side("server", "sink"), server="m", checks=fastclose("k2m")))
+                  m=Side("server", "sink"), server="m", checks=fastclose("k2m"), m_error="connection reset"))
     c.append(Case("5d-fastclose-from-mpdk", k=Side("server", "sink"),
                   m=Side("client", "source", nbytes="64M", abort_after="1M"), server="k", checks=fastclose("m2k")))
 
