@@ -1,7 +1,7 @@
 //! The data level of one MPTCP connection, as its home core keeps it: the send buffer
 //! indexed by DSN, the reassembly queue, the scheduler, stale detection, the subflow
 //! list and the per-connection counters. The [`super::endpoint::MptcpStack`] drives it:
-//! it moves `(DSN, bytes)` from subflows into [`Connection::reasm`], claims DSN ranges
+//! it moves `(DSN, bytes)` from subflows into the connection's reassembly, claims DSN ranges
 //! in [`SharedData`] for the subflow the scheduler picks, and runs the close order of
 //! DESIGN.md §1 (DATA_FIN sent and DATA_ACKed, DATA_FIN received, then the subflows'
 //! FINs).
@@ -120,6 +120,13 @@ pub struct Connection {
     pub(crate) recv_cap: usize,
     /// Listed in the endpoint's to-service list.
     pub(crate) touched: bool,
+    /// Data from here on was already reinjected at the tail (see the pump).
+    pub(crate) tail_mark: Option<crate::seq::DataSeq>,
+    /// Data-level retransmission timer: the DATA_ACK it watches and when it fires.
+    pub(crate) rtx: Option<(crate::seq::DataSeq, Instant)>,
+    pub(crate) rtx_backoff: u8,
+    /// The application's hint for the scheduler ([`crate::sched::SchedCtx::hint`]).
+    pub(crate) sched_hint: u64,
 }
 
 impl Connection {
@@ -166,6 +173,10 @@ impl Connection {
             send_cap: caps.0,
             recv_cap: caps.1,
             touched: false,
+            tail_mark: None,
+            sched_hint: 0,
+            rtx: None,
+            rtx_backoff: 0,
         }
     }
 

@@ -14,6 +14,9 @@
 //! | `poll_event() -> Event` | [`poll_event`](MptcpStack::poll_event) `-> MpEvent` |
 //! | `state`, `error`, `can_send`, `can_recv`, `recv_finished` | same (+ `send_finished`) |
 //! | | [`subflows`](MptcpStack::subflows), [`add_subflow`](MptcpStack::add_subflow), [`remove_subflow`](MptcpStack::remove_subflow), [`set_backup`](MptcpStack::set_backup), [`conn_mib`](MptcpStack::conn_mib), [`mib`](MptcpStack::mib), [`endpoints_mut`](MptcpStack::endpoints_mut) |
+//! | `connection_count`, `tuple` | [`connections`](MptcpStack::connections), [`conn_summary`](MptcpStack::conn_summary) |
+//! | | [`remove_address`](MptcpStack::remove_address) (REMOVE_ADDR), [`set_checksum`](MptcpStack::set_checksum), [`set_scheduler`](MptcpStack::set_scheduler), [`set_sched_hint`](MptcpStack::set_sched_hint) |
+//! | `stack::Stack` as a [`crate::nic::FrameHost`] | `MptcpStack` implements it too |
 //!
 //! # How a packet flows
 //!
@@ -29,36 +32,49 @@
 //! next DSN range. `poll_transmit` then lets the stack emit what the subflows produce.
 //!
 //! Handshakes that need the token table (MP_CAPABLE and MP_JOIN SYNs at a listener) run
-//! in [`MptcpOpener::accept_syn`]; a subflow records the results of later handshake
+//! in [`MptcpOpener`]'s `accept_syn`; a subflow records the results of later handshake
 //! steps in its events and this endpoint updates the token table.
+//!
+//! # Driving it
+//!
+//! Like [`Stack`]: after frames (`handle_frame`), timers (`handle_timeout` at
+//! `poll_timeout`) and application calls, call `poll_transmit`. Application calls
+//! (`send`, `recv`, `close`, ...) take effect at once on the data level; their segments
+//! leave at the next `poll_transmit`. Only connections that something happened to are
+//! serviced (a subflow with output is reported `Readable` by the stack), so the cost per
+//! frame does not grow with the number of connections. Connection handles
+//! ([`MpConn`]) are never reused; a connection is forgotten once the application closed
+//! it and its subflows are gone (`state` then returns `None`).
+//!
+//! # Not implemented
+//!
+//! MP_FASTCLOSE sent in its ACK form
+//! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
+//! MPTCP v0 (RFC 6824) connections through this layer are untested.
 
 use core::net::{IpAddr, Ipv4Addr};
+mod data;
+mod opener;
+
+use opener::JoinInfo;
+pub use opener::MptcpOpener;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::conn::{ConnState, Connection, MpConn, Proto, SubflowInfo};
-use super::handshake::{
-    HandshakeConfig, JoinLocal, JoinRefusal, JoinSynReceived, JoinSynSent, MpcSynReceived,
-    MpcSynSent, SynOutcome,
-};
+use super::handshake::{HandshakeConfig, JoinLocal, JoinSynSent, MpcSynSent};
 use super::mib::{Mib, MibCounters};
 use super::pm::{EndpointFlags, Endpoints};
-use super::shared::{sf_flags, SharedData, SubflowSnapshot};
+use super::shared::SharedData;
 use super::subflow::{ConnId, Subflow, SubflowEvent};
-use super::token::TokenTable;
-use crate::sched::{by_name, SchedCtx};
-use crate::seq::SubflowSeq;
-use crate::stack::{
-    ConnHandle, Event, FourTuple, Interface, OpenError, Opener, Stack, StackConfig, StackError,
-    Transport,
-};
-use crate::tcp::socket::{State, TcpError, TcpSocket};
-use crate::tcp::TcpConfig;
-use crate::time::{Duration, Instant};
+use crate::sched::by_name;
+use crate::stack::{ConnHandle, Event, Interface, Stack, StackConfig, StackError, Transport};
+use crate::tcp::socket::TcpError;
+use crate::time::Instant;
 use crate::wire::mptcp::AddAddr;
-use crate::wire::tcp::TcpRepr;
 
 /// What an [`MptcpStack`] tells the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +96,26 @@ pub enum MpEvent {
     SubflowClosed { conn: MpConn, id: u8 },
     /// The connection fell back to plain TCP.
     Fallback(MpConn),
+}
+
+/// What [`MptcpStack::conn_summary`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnSummary {
+    pub state: ConnState,
+    /// Plain TCP (never MPTCP, or fell back).
+    pub fallback: bool,
+    pub local_token: Option<u32>,
+    pub remote_token: Option<u32>,
+    /// DSS checksums in use.
+    pub checksum: bool,
+    pub local: Ipv4Addr,
+    pub remote: (Ipv4Addr, u16),
+    /// Subflows not closed.
+    pub subflows: usize,
+    /// Payload bytes pushed onto subflows (reinjections included).
+    pub bytes_sent: u64,
+    /// Payload bytes received on subflows (duplicates included).
+    pub bytes_received: u64,
 }
 
 /// Settings of an [`MptcpStack`].
@@ -118,194 +154,6 @@ impl Default for MptcpConfig {
     }
 }
 
-/// What the opener knows about a connection for joins at a listener.
-#[derive(Debug, Clone)]
-struct JoinInfo {
-    shared: Option<Arc<SharedData>>,
-    csum: bool,
-    /// Joins accepted so far.
-    joins: u8,
-}
-
-/// The [`Opener`] of an MPTCP host: makes [`Subflow`]s, answers MP_CAPABLE and MP_JOIN
-/// SYNs at listeners with the token table.
-#[derive(Debug)]
-pub struct MptcpOpener {
-    tcp: TcpConfig,
-    hs: HandshakeConfig,
-    /// Tokens of our connections.
-    pub tokens: TokenTable<ConnId>,
-    /// Handshake counters not tied to a connection (refused joins, listener side).
-    pub mib: MibCounters,
-    rng: u64,
-    next_conn: ConnId,
-    joins: HashMap<ConnId, JoinInfo>,
-    /// Additional subflows per connection (`ip mptcp limits subflows`).
-    max_joins: u8,
-    /// Our address IDs (0 for addresses that are no endpoint).
-    addr_ids: HashMap<Ipv4Addr, (u8, bool)>,
-}
-
-impl MptcpOpener {
-    fn new(tcp: TcpConfig, hs: HandshakeConfig, seed: u64) -> Self {
-        MptcpOpener {
-            tcp,
-            hs,
-            tokens: TokenTable::new(),
-            mib: MibCounters::new(),
-            rng: seed | 1,
-            next_conn: 1,
-            joins: HashMap::new(),
-            max_joins: 2,
-            addr_ids: HashMap::new(),
-        }
-    }
-
-    fn next_rand(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn new_conn_id(&mut self) -> ConnId {
-        let id = self.next_conn;
-        self.next_conn += 1;
-        id
-    }
-
-    fn sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
-        Ok(TcpSocket::new(self.tcp.clone(), iss, ts)?)
-    }
-
-    /// A socket for an MPTCP subflow: its MSS leaves room for the DSS option (DATA_ACK
-    /// and mapping in 64 bits, checksum: 32 bytes), so a full segment with timestamps
-    /// still fits the MTU (Linux subtracts the MPTCP option size in tcp_current_mss).
-    fn mptcp_sock(&self, iss: SubflowSeq, ts: u32) -> Result<TcpSocket, OpenError> {
-        let mut cfg = self.tcp.clone();
-        cfg.mss = cfg.mss.saturating_sub(MPTCP_OPTION_ROOM).max(536);
-        Ok(TcpSocket::new(cfg, iss, ts)?)
-    }
-}
-
-impl Opener for MptcpOpener {
-    type Conn = Subflow;
-
-    /// Plain TCP (the endpoint uses [`Stack::connect_with`] for MPTCP).
-    fn connect(
-        &mut self,
-        now: Instant,
-        tuple: &FourTuple,
-        iss: SubflowSeq,
-        ts_offset: u32,
-    ) -> Result<Subflow, OpenError> {
-        let mut s = self.sock(iss, ts_offset)?;
-        s.connect(now, tuple.local_port, tuple.remote_port)?;
-        Ok(Subflow::plain(s))
-    }
-
-    fn accept_syn(
-        &mut self,
-        now: Instant,
-        tuple: &FourTuple,
-        iss: SubflowSeq,
-        ts_offset: u32,
-        syn: &TcpRepr<'_>,
-    ) -> Option<Subflow> {
-        let mptcp = syn.mptcp.iter().any(|o| {
-            matches!(
-                o,
-                crate::wire::mptcp::MptcpOption::MpCapable(_)
-                    | crate::wire::mptcp::MptcpOption::MpJoin(_)
-            )
-        });
-        let mut sock = if mptcp {
-            self.mptcp_sock(iss, ts_offset).ok()?
-        } else {
-            self.sock(iss, ts_offset).ok()?
-        };
-        sock.listen(tuple.local_port).ok()?;
-        sock.handle_segment(now, syn);
-        if sock.state() != State::SynReceived {
-            return None;
-        }
-        let opts = syn.mptcp.as_slice();
-        let (addr_id, backup) = self
-            .addr_ids
-            .get(&tuple.local_addr)
-            .copied()
-            .unwrap_or((0, false));
-        let nonce = self.next_rand() as u32;
-        let local = JoinLocal {
-            addr_id,
-            backup,
-            nonce,
-        };
-        if let Some(r) = JoinSynReceived::handle_syn(opts, &self.tokens, local, &mut self.mib) {
-            return Some(match r {
-                Err(refusal) => Subflow::refused(sock, refusal.tcprst()),
-                Ok(j) => {
-                    let conn = j.conn();
-                    let max = self.max_joins;
-                    match self.joins.get_mut(&conn) {
-                        Some(JoinInfo {
-                            shared: Some(sh),
-                            csum,
-                            joins,
-                            ..
-                        }) => {
-                            // Linux mptcp_pm_allow_new_subflow: the limit is checked at
-                            // the SYN, the refusal sent after the third ACK's HMAC.
-                            let accept = *joins < max;
-                            if accept {
-                                *joins += 1;
-                            }
-                            Subflow::join_server(sock, j, accept, sh.clone(), *csum)
-                        }
-                        _ => {
-                            self.mib.inc(Mib::MPJoinRejected);
-                            Subflow::refused(sock, JoinRefusal::NotEstablished.tcprst())
-                        }
-                    }
-                }
-            });
-        }
-        let id = self.new_conn_id();
-        let mut rng = {
-            let mut x = self.next_rand();
-            move || {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                x ^ (x >> 29)
-            }
-        };
-        match MpcSynReceived::handle_syn(
-            &self.hs,
-            opts,
-            &mut self.tokens,
-            id,
-            &mut rng,
-            &mut self.mib,
-        ) {
-            SynOutcome::Mptcp(s) => {
-                self.joins.insert(
-                    id,
-                    JoinInfo {
-                        shared: None,
-                        csum: false,
-                        joins: 0,
-                    },
-                );
-                Some(Subflow::mpc_server(sock, id, s))
-            }
-            SynOutcome::PlainTcp(_) => Some(Subflow::plain(sock)),
-        }
-    }
-}
-
 /// An MPTCP host. See the module docs.
 #[derive(Debug)]
 pub struct MptcpStack {
@@ -325,34 +173,10 @@ pub struct MptcpStack {
     pending_close: Vec<ConnHandle>,
     /// Connections to service at the end of this input (each listed once).
     touched: Vec<ConnId>,
+    /// Reused while draining a subflow.
+    ev_buf: Vec<SubflowEvent>,
+    rx_buf: Vec<(crate::seq::DataSeq, Bytes)>,
 }
-
-/// Earliest-completion-first (Lim et al., CoNEXT 2017) on top of the scheduler: when
-/// the chosen subflow is slower than the fastest one, which has no window room now, and
-/// the fastest would deliver all that is left before the chosen one delivers anything,
-/// wait for the fastest instead (the tail of a transfer does not strand on a slow path).
-fn ecf_wait(ctx: &SchedCtx, chosen: Option<usize>) -> bool {
-    let Some(i) = chosen else { return false };
-    let sfs = ctx.subflows();
-    let Some(c) = sfs.get(i) else { return false };
-    let fast = sfs
-        .iter()
-        .filter(|s| s.is_usable() && !s.is_backup() && s.srtt_us > 0)
-        .min_by_key(|s| s.srtt_us);
-    let Some(f) = fast else { return false };
-    if f.id == c.id || f.cwnd_space() > 0 || c.srtt_us == 0 || f.cwnd == 0 {
-        return false;
-    }
-    let left = ctx.sendable() + f.wmem();
-    let rounds = 1 + left / u64::from(f.cwnd);
-    rounds * u64::from(f.srtt_us) < u64::from(c.srtt_us)
-}
-
-/// MSS reduction of MPTCP subflows (the largest DSS on a data segment).
-const MPTCP_OPTION_ROOM: u16 = 32;
-
-/// DATA_FIN retransmission interval (ACKs carrying it are re-sent until DATA_ACKed).
-const DATA_FIN_RTX: Duration = Duration::from_millis(200);
 
 impl MptcpStack {
     /// A host with `cfg` and no interface yet.
@@ -375,6 +199,8 @@ impl MptcpStack {
             timer: None,
             pending_close: Vec::new(),
             touched: Vec::new(),
+            ev_buf: Vec::new(),
+            rx_buf: Vec::new(),
         }
     }
 
@@ -407,6 +233,12 @@ impl MptcpStack {
     pub fn set_checksum(&mut self, on: bool) {
         self.cfg.handshake.checksum = on;
         self.stack.opener_mut().hs.checksum = on;
+    }
+
+    /// RTOs in a row after which a subflow is stale, for new connections
+    /// (`net.mptcp.stale_loss_cnt`; 0 turns detection off).
+    pub fn set_stale_loss_cnt(&mut self, n: u8) {
+        self.cfg.stale_loss_cnt = n;
     }
 
     /// Counters of one connection.
@@ -596,6 +428,16 @@ impl MptcpStack {
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
         conn.shutdown = true;
         conn.released = true;
+        if conn.state == ConnState::Connecting {
+            // Nothing was exchanged: give the handshake up (as close() on a connecting
+            // socket does).
+            conn.error = Some(TcpError::Reset);
+            let hs: Vec<ConnHandle> = conn.subflows.iter().map(|e| e.info.handle).collect();
+            for h in hs {
+                let _ = self.stack.with_transport(h, |sf| sf.abort());
+            }
+            self.set_closed(c.0);
+        }
         self.pump(c.0, Some(now));
         self.maybe_finish(now, c.0);
         Ok(())
@@ -677,6 +519,31 @@ impl MptcpStack {
         self.events.pop_front()
     }
 
+    /// Every live connection, in id order (for `show mptcp conns`).
+    pub fn connections(&self) -> Vec<MpConn> {
+        let mut v: Vec<MpConn> = self.conns.keys().map(|&id| MpConn(id)).collect();
+        v.sort();
+        v
+    }
+
+    /// A connection's summary: our and the peer's tokens (once MP_CAPABLE completed),
+    /// the initial local address and the remote address and port.
+    pub fn conn_summary(&self, c: MpConn) -> Option<ConnSummary> {
+        let x = self.conns.get(&c.0)?;
+        Some(ConnSummary {
+            state: x.state,
+            fallback: x.fallback,
+            local_token: x.mpc.map(|m| m.local.token),
+            remote_token: x.mpc.map(|m| m.remote.token),
+            checksum: x.mpc.is_some_and(|m| m.checksum),
+            local: x.local,
+            remote: x.remote,
+            subflows: x.live_subflows(),
+            bytes_sent: x.subflows.iter().map(|e| e.info.bytes_sent).sum(),
+            bytes_received: x.subflows.iter().map(|e| e.info.bytes_received).sum(),
+        })
+    }
+
     /// The connection's subflows (closed ones included).
     pub fn subflows(&self, c: MpConn) -> Vec<SubflowInfo> {
         let Some(conn) = self.conns.get(&c.0) else {
@@ -718,6 +585,58 @@ impl MptcpStack {
             sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
         })?;
         self.subflow_closed(c.0, h);
+        Ok(())
+    }
+
+    /// The scheduler of connections made from now on (`sched set`); false if `name` is
+    /// unknown.
+    pub fn set_default_scheduler(&mut self, name: &'static str) -> bool {
+        let ok = by_name(name).is_some();
+        if ok {
+            self.cfg.scheduler = name;
+        }
+        ok
+    }
+
+    /// Replaces the connection's scheduler by the native one called `name`
+    /// ([`crate::sched::by_name`]: "default", "roundrobin", "redundant").
+    pub fn set_scheduler(&mut self, c: MpConn, name: &str) -> Result<(), StackError> {
+        let s = by_name(name).ok_or(StackError::InvalidHandle)?;
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched = s;
+        Ok(())
+    }
+
+    /// The connection's scheduler name.
+    pub fn scheduler(&self, c: MpConn) -> Option<&'static str> {
+        self.conns.get(&c.0).map(|x| x.sched.name())
+    }
+
+    /// A hint the application passes to the scheduler (`SchedCtx::hint`, DESIGN.md §4).
+    pub fn set_sched_hint(&mut self, c: MpConn, hint: u64) -> Result<(), StackError> {
+        let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
+        conn.sched_hint = hint;
+        Ok(())
+    }
+
+    /// Withdraws our address `local_id` from the connection (RFC 8684 §3.4.2): a
+    /// REMOVE_ADDR goes out on another subflow and our subflows from that address are
+    /// closed (reinjecting what they had outstanding).
+    pub fn remove_address(&mut self, c: MpConn, local_id: u8) -> Result<(), StackError> {
+        self.touch(c.0);
+        let conn = self.conns.get(&c.0).ok_or(StackError::InvalidHandle)?;
+        let (using, others): (Vec<_>, Vec<_>) = conn
+            .subflows
+            .iter()
+            .filter(|e| !e.info.closed && e.info.established)
+            .partition(|e| e.info.local_id == local_id);
+        let carrier = others.first().ok_or(StackError::InvalidHandle)?.info.handle;
+        let using: Vec<u8> = using.iter().map(|e| e.info.id).collect();
+        self.stack
+            .with_transport(carrier, |sf| sf.send_rm_addr(local_id))?;
+        for id in using {
+            self.remove_subflow(c, id)?;
+        }
         Ok(())
     }
 
@@ -769,6 +688,14 @@ impl MptcpStack {
             let ids: Vec<ConnId> = self.conns.keys().copied().collect();
             for id in ids {
                 self.data_fin_timer(now, id);
+                // Data-level retransmission: due ones are serviced (the pump fires and
+                // re-arms them), the others stay armed.
+                let at = self.conns.get(&id).and_then(|c| c.rtx).map(|(_, at)| at);
+                match at {
+                    Some(at) if at <= now => self.touch(id),
+                    Some(at) => self.timer = Some(self.timer.map_or(at, |t| t.min(at))),
+                    None => {}
+                }
             }
         }
         self.service(now);
@@ -813,15 +740,12 @@ impl MptcpStack {
                 continue;
             };
             c.touched = false;
-            let handles: Vec<ConnHandle> = c
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in handles {
-                let busy = self.stack.transport(h).is_some_and(|sf| sf.has_output());
-                if busy {
+            let mut i = 0;
+            while let Some(e) = self.conns.get(&id).and_then(|c| c.subflows.get(i)) {
+                let h = e.info.handle;
+                let live = !e.info.closed;
+                i += 1;
+                if live && self.stack.transport(h).is_some_and(|sf| sf.has_output()) {
                     self.drain_subflow(now, id, h);
                 }
             }
@@ -930,8 +854,11 @@ impl MptcpStack {
 
     /// Drains one subflow's events, data and counters into its connection.
     fn drain_subflow(&mut self, now: Instant, id: ConnId, h: ConnHandle) {
-        let mut evs = Vec::new();
-        let mut data: Vec<(crate::seq::DataSeq, Bytes)> = Vec::new();
+        // Reused buffers: no allocation per segment.
+        let mut evs = core::mem::take(&mut self.ev_buf);
+        let mut data = core::mem::take(&mut self.rx_buf);
+        evs.clear();
+        data.clear();
         let mut mib = MibCounters::new();
         let mut shared = None;
         let r = self.stack.with_transport(h, |sf| {
@@ -952,9 +879,10 @@ impl MptcpStack {
             return;
         };
         conn.mib.merge(&mib);
-        for ev in evs {
+        for ev in evs.drain(..) {
             self.subflow_event(now, id, h, ev, shared.clone(), sf_fallback);
         }
+        self.ev_buf = evs;
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -962,7 +890,7 @@ impl MptcpStack {
         if let Some(r) = conn.reasm.as_mut() {
             let ooo_before = r.stats().ofo_queue;
             let dup_before = r.stats().duplicate_data;
-            for (dsn, b) in data {
+            for (dsn, b) in data.drain(..) {
                 got += b.len() as u64;
                 r.insert(dsn, b);
             }
@@ -974,6 +902,8 @@ impl MptcpStack {
             self.mib
                 .add(Mib::DuplicateData, st.duplicate_data - dup_before);
         }
+        data.clear();
+        self.rx_buf = data;
         if let Some(e) = conn.entry_mut(h) {
             e.info.bytes_received += got;
         }
@@ -1063,7 +993,10 @@ impl MptcpStack {
                         conn.state = ConnState::Established;
                         self.events.push_back(MpEvent::Connected(MpConn(id)));
                     }
-                    self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    // A plain-TCP connection asked for (Proto::Tcp) did not fall back.
+                    if conn.proto == Proto::Mptcp {
+                        self.events.push_back(MpEvent::Fallback(MpConn(id)));
+                    }
                 }
                 let _ = sf_fallback;
             }
@@ -1129,7 +1062,27 @@ impl MptcpStack {
                     }
                 }
             }
-            SubflowEvent::AddAddrEcho(_) | SubflowEvent::RemoveAddr(..) => {}
+            SubflowEvent::AddAddrEcho(_) => {}
+            SubflowEvent::RemoveAddr(ids, n) => {
+                // RFC 8684 §3.4.2: subflows using a removed address are closed (Linux
+                // resets them: mptcp_pm_nl_rm_subflow_received).
+                let ids = &ids[..n.min(8)];
+                let gone: Vec<ConnHandle> = conn
+                    .subflows
+                    .iter()
+                    .filter(|e| !e.info.closed && ids.contains(&e.info.remote_id))
+                    .filter(|e| e.info.id != 0 || conn.subflows.len() > 1)
+                    .map(|e| e.info.handle)
+                    .collect();
+                conn.mib.add(Mib::RmSubflow, gone.len() as u64);
+                self.mib.add(Mib::RmSubflow, gone.len() as u64);
+                for x in gone {
+                    let _ = self.stack.with_transport(x, |sf| {
+                        sf.reset(crate::wire::mptcp::tcprst::ADMIN_PROHIBITED)
+                    });
+                    self.subflow_closed(id, x);
+                }
+            }
             SubflowEvent::MpPrio(p) => {
                 if let Some(e) = conn.entry_mut(h) {
                     e.info.backup = p.backup;
@@ -1150,10 +1103,10 @@ impl MptcpStack {
                         .filter(|e| !e.info.closed && e.info.established)
                         .filter_map(|e| e.slot)
                         .fold(0, |m, s| m | (1 << s));
-                    let outstanding = conn
-                        .sendbuf
-                        .as_ref()
-                        .is_some_and(|sb| sb.outstanding_on(slot as u8) > 0);
+                    // An RTO event means the subflow had data outstanding (its own write
+                    // queue, as Linux's stale check looks at), whether or not the data
+                    // level has meanwhile received that data by another path.
+                    let outstanding = true;
                     if conn.stale.check(slot, active, outstanding) {
                         conn.mib.inc(Mib::SubflowStale);
                         self.mib.inc(Mib::SubflowStale);
@@ -1225,7 +1178,9 @@ impl MptcpStack {
             return;
         };
         if conn.state != ConnState::Closed {
-            if conn.mpc.is_some() && !conn.fallback {
+            // Counted once MP_CAPABLE completed, fallen back or not (as Linux counts
+            // the MPTCP socket).
+            if conn.mpc.is_some() {
                 self.mib.dec(Mib::MPCurrEstab);
             }
             conn.state = ConnState::Closed;
@@ -1241,326 +1196,6 @@ impl MptcpStack {
     }
 
     /// Publishes DATA_ACK and window; asks for an ACK when it moved enough.
-    fn publish_window(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let (Some(sh), Some(r)) = (conn.shared.as_ref(), conn.reasm.as_ref()) else {
-            return;
-        };
-        let old_ack = sh.ack_seq();
-        let ack = r.ack();
-        sh.publish_ack(ack);
-        let edge = sh.publish_rcv_wnd_end(r.wnd_end());
-        let readable = r.readable() > 0 || r.is_finished();
-        if readable && !conn.readable {
-            self.events.push_back(MpEvent::Readable(MpConn(id)));
-        }
-        conn.readable = readable;
-        // A window that opened by a quarter of the buffer, or a DATA_FIN to
-        // acknowledge, is announced at once (on the first live subflow).
-        let opened = edge.0.saturating_sub(conn.last_wnd_edge) >= (conn.recv_cap as u64) / 4;
-        let fin_ack = r.fin_received() && ack > old_ack;
-        if opened || fin_ack {
-            conn.last_wnd_edge = edge.0;
-            let hs: Vec<ConnHandle> = conn
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed && e.info.established)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in hs.into_iter().take(if fin_ack { 8 } else { 1 }) {
-                let _ = self.stack.with_transport(h, Subflow::request_ack);
-            }
-        }
-    }
-
-    /// Moves data: snapshots, reinjection, new data, DATA_FIN.
-    fn pump(&mut self, id: ConnId, now: Option<Instant>) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let (Some(sh), Some(_)) = (conn.shared.clone(), conn.sendbuf.as_ref()) else {
-            return;
-        };
-        if conn.state == ConnState::Closed && conn.error.is_some() {
-            return;
-        }
-        // DATA_ACKed data leaves the send buffer.
-        let una = sh.snd_una();
-        let sb = conn.sendbuf.as_mut().expect("checked");
-        sb.release(una);
-        sh.publish_write_seq(sb.write_seq());
-        if sb.free_space() > 0 && !conn.writable && conn.state == ConnState::Established {
-            conn.writable = true;
-            self.events.push_back(MpEvent::Writable(MpConn(id)));
-        }
-        // Snapshots of usable subflows.
-        let mut by_slot: [Option<ConnHandle>; 8] = [None; 8];
-        for e in conn.subflows.iter_mut() {
-            if e.info.closed || !e.info.established {
-                continue;
-            }
-            let Some(sf) = self.stack.transport(e.info.handle) else {
-                continue;
-            };
-            if !sf.is_data_ready() {
-                continue;
-            }
-            if e.slot.is_none() {
-                e.slot = sh.alloc_slot();
-            }
-            let Some(slot) = e.slot else { continue };
-            by_slot[slot] = Some(e.info.handle);
-            let s = sf.socket();
-            let mut flags = sf_flags::ACTIVE | sf_flags::ESTABLISHED;
-            if e.info.backup {
-                flags |= sf_flags::BACKUP;
-            }
-            if conn.stale.is_stale(slot) {
-                flags |= sf_flags::STALE;
-            }
-            sh.publish(
-                slot,
-                &SubflowSnapshot {
-                    id: e.info.id,
-                    flags,
-                    srtt_us: s.rtt().srtt().map_or(0, |d| d.as_micros() as u32),
-                    rttvar_us: s.rtt().rttvar().as_micros() as u32,
-                    cwnd: s.cwnd() as u32,
-                    // RFC 6675 pipe plus bytes queued and not sent yet: what the
-                    // congestion window still has room for (Linux: cwnd space over
-                    // the packets in flight, and the write queue).
-                    in_flight: s.in_flight() as u32,
-                    queued: s.write_seq().diff(s.snd_nxt()).max(0) as u32,
-                    mss: s.mss() as u16,
-                    stale_count: conn.stale.count(slot),
-                    pacing_rate: 0,
-                },
-            );
-        }
-        // Slots of subflows that are not usable now: not active.
-        for (slot, h) in by_slot.iter().enumerate() {
-            if h.is_none() && sh.slots_used() & (1 << slot) != 0 {
-                let mut s = sh.snapshot(slot);
-                s.flags = 0;
-                sh.publish(slot, &s);
-            }
-        }
-        let now_us = now.map_or(0, Instant::as_micros);
-        // Reinjections first.
-        for _ in 0..64 {
-            let sb = conn.sendbuf.as_mut().expect("checked");
-            if sb.reinject_queued() == 0 {
-                break;
-            }
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
-            let d = conn.sched.get_retrans(&ctx);
-            let Some(i) = d.first() else { break };
-            let slot = ctx.subflows[i].slot as usize;
-            let Some(h) = by_slot.get(slot).copied().flatten() else {
-                break;
-            };
-            let room = self.stack.transport(h).map_or(0, Subflow::send_space) as u64;
-            let max = d
-                .bytes
-                .min(ctx.subflows[i].cwnd_space())
-                .min(room)
-                .min(16 * 1024);
-            if max == 0 {
-                break;
-            }
-            let Some(r) = sb.poll_reinject(max) else {
-                break;
-            };
-            self.bufs.clear();
-            self.bufs.extend(sb.read(r.dsn, r.len as usize));
-            let bufs = &self.bufs;
-            let ok = self
-                .stack
-                .with_transport(h, |sf| sf.push_data(r.dsn, bufs))
-                .unwrap_or(false);
-            if ok {
-                let mut snap = sh.snapshot(slot);
-                snap.in_flight = snap.in_flight.saturating_add(r.len as u32);
-                sh.publish(slot, &snap);
-                sb.record_sent(slot as u8, r.dsn, r.len);
-                conn.mib.inc(Mib::MPTCPRetrans);
-                self.mib.inc(Mib::MPTCPRetrans);
-                if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
-                    e.info.bytes_sent += r.len;
-                }
-            } else {
-                sb.reinject_range(r.dsn, r.len);
-                break;
-            }
-        }
-        // New data.
-        for _ in 0..256 {
-            let sb = conn.sendbuf.as_mut().expect("checked");
-            let ctx = SchedCtx::from_shared(&sh, sb.reinject_queued(), 0, now_us);
-            if ctx.sendable() == 0 {
-                break;
-            }
-            let d = conn.sched.get_send(&ctx);
-            if d.bytes == 0 {
-                break;
-            }
-            if ecf_wait(&ctx, d.first()) {
-                break;
-            }
-            let mut room = u64::MAX;
-            for i in d.entries() {
-                let slot = ctx.subflows[i].slot as usize;
-                let sf_room = by_slot
-                    .get(slot)
-                    .copied()
-                    .flatten()
-                    .and_then(|h| self.stack.transport(h))
-                    .map_or(0, Subflow::send_space) as u64;
-                room = room.min(ctx.subflows[i].cwnd_space()).min(sf_room);
-            }
-            let mss = d
-                .first()
-                .map_or(1460, |i| u64::from(ctx.subflows[i].mss.max(536)));
-            let chunk = (16 * mss).min(super::mapping::TxMappings::MAX_LEN as u64);
-            // Whole segments: a mapping that ends mid-segment makes a short segment (no
-            // segment straddles two mappings), so the congestion-window room is rounded
-            // up to whole segments (the socket's own cwnd check stays in charge).
-            let cw_room = room.div_ceil(mss) * mss;
-            let sf_room = d
-                .first()
-                .and_then(|i| {
-                    by_slot
-                        .get(ctx.subflows[i].slot as usize)
-                        .copied()
-                        .flatten()
-                })
-                .and_then(|h| self.stack.transport(h))
-                .map_or(0, Subflow::send_space) as u64;
-            let want = d.bytes.min(cw_room).min(chunk).min(sf_room);
-            // Avoid tiny mappings: wait for a segment's worth of room unless that is all
-            // there is to send.
-            if want == 0 || (want < mss && want < ctx.sendable()) {
-                break;
-            }
-            let Some((dsn, len)) = sh.claim_within(want) else {
-                break;
-            };
-            self.bufs.clear();
-            self.bufs.extend(sb.read(dsn, len as usize));
-            let mut any = false;
-            for i in d.entries() {
-                let slot = ctx.subflows[i].slot as usize;
-                let Some(h) = by_slot.get(slot).copied().flatten() else {
-                    continue;
-                };
-                let bufs = &self.bufs;
-                let ok = self
-                    .stack
-                    .with_transport(h, |sf| sf.push_data(dsn, bufs))
-                    .unwrap_or(false);
-                if ok {
-                    any = true;
-                    // What the scheduler sees next: this subflow's queue grew.
-                    let mut snap = sh.snapshot(slot);
-                    snap.in_flight = snap.in_flight.saturating_add(len as u32);
-                    sh.publish(slot, &snap);
-                    sb.record_sent(slot as u8, dsn, len);
-                    if let Some(e) = conn.subflows.iter_mut().find(|e| e.info.handle == h) {
-                        e.info.bytes_sent += len;
-                    }
-                }
-            }
-            if !any {
-                // Nobody took it: put it back for reinjection (same DSNs).
-                sb.reinject_range(dsn, len);
-                break;
-            }
-        }
-        // DATA_FIN once everything is claimed (RFC 8684 §3.3.3), on every subflow.
-        if conn.shutdown && !conn.data_fin_sent {
-            let sb = conn.sendbuf.as_ref().expect("checked");
-            if sh.snd_nxt() == sb.write_seq() && sb.reinject_queued() == 0 {
-                sh.queue_data_fin();
-                if let Some(fin) = sh.claim_data_fin() {
-                    conn.data_fin_sent = true;
-                    let fallback = conn.fallback;
-                    let hs: Vec<ConnHandle> = conn
-                        .subflows
-                        .iter()
-                        .filter(|e| !e.info.closed)
-                        .map(|e| e.info.handle)
-                        .collect();
-                    for h in hs {
-                        let _ = self.stack.with_transport(h, |sf| {
-                            sf.send_data_fin(fin);
-                            if fallback {
-                                // Plain TCP: the FIN is the DATA_FIN.
-                                sf.shutdown();
-                            }
-                        });
-                    }
-                    if let Some(n) = now {
-                        let at = n + DATA_FIN_RTX;
-                        conn.data_fin_rtx_at = Some(at);
-                        self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-                    }
-                }
-            }
-        }
-    }
-
-    /// A DATA_FIN claimed by an application call (which has no clock: `shutdown`)
-    /// gets its retransmission timer at the next servicing.
-    fn arm_data_fin_timer(&mut self, now: Instant, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if conn.data_fin_sent
-            && conn.data_fin_rtx_at.is_none()
-            && !conn.send_finished()
-            && conn.state != ConnState::Closed
-        {
-            let at = now + DATA_FIN_RTX;
-            conn.data_fin_rtx_at = Some(at);
-            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-        }
-    }
-
-    fn data_fin_timer(&mut self, now: Instant, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let Some(at) = conn.data_fin_rtx_at else {
-            return;
-        };
-        self.touch(id);
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if conn.send_finished() || conn.state == ConnState::Closed {
-            conn.data_fin_rtx_at = None;
-            return;
-        }
-        if at <= now {
-            let hs: Vec<ConnHandle> = conn
-                .subflows
-                .iter()
-                .filter(|e| !e.info.closed)
-                .map(|e| e.info.handle)
-                .collect();
-            for h in hs {
-                let _ = self.stack.with_transport(h, Subflow::request_ack);
-            }
-            let next = now + DATA_FIN_RTX;
-            conn.data_fin_rtx_at = Some(next);
-            self.timer = Some(self.timer.map_or(next, |t| t.min(next)));
-        } else {
-            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-        }
-    }
-
     /// The close order of DESIGN.md §1: once both DATA_FINs are through, the subflows
     /// close (FIN); a released connection is forgotten once they are gone.
     fn maybe_finish(&mut self, _now: Instant, id: ConnId) {

@@ -25,7 +25,7 @@
 //! [`SharedData::handle_data_ack`] with the TCP window (RFC 8684 §3.3.4: the window is
 //! the data-level one), mappings into the [`RxMapper`]; then the socket's in-order bytes
 //! are read and mapped. Mapping failures take Linux's action
-//! ([`MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
+//! ([`super::mapping::MappingError::action`]): fallback to TCP, MP_FAIL, or a reset with MP_TCPRST.
 //!
 //! # Options out ([`Transport::poll_transmit`])
 //!
@@ -56,14 +56,14 @@ use crate::stack::Transport;
 use crate::tcp::socket::{State, TcpError, TcpSocket};
 use crate::time::Instant;
 use crate::wire::mptcp::{
-    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption,
+    AddAddr, Dss, DssSeq, MpFail, MpFastclose, MpPrio, MpTcprst, MptcpOption, RemoveAddr,
 };
 use crate::wire::tcp::{TcpFlags, TcpRepr};
 
 /// A connection's identifier in the endpoint (what tokens map to).
 pub type ConnId = u32;
 
-/// The window the data level advertises before it knows better.
+/// Bytes read from the socket at a time (one reused buffer per subflow).
 const SCRATCH: usize = 64 * 1024;
 
 /// What a subflow tells its connection.
@@ -148,6 +148,7 @@ impl core::fmt::Debug for Hs {
 #[derive(Debug, Default)]
 struct Pending {
     add_addr: Option<AddAddr>,
+    rm_addr: Option<u8>,
     mp_prio: Option<MpPrio>,
     mp_fail: Option<u64>,
     fastclose: Option<u64>,
@@ -164,9 +165,6 @@ pub struct Subflow {
     tx: Option<TxMappings>,
     rx: Option<RxMapper>,
     csum: bool,
-    /// The first payload byte maps to DSN `idsn + 1` at relative sequence 1 (the MP_CAPABLE
-    /// data form).
-    first_dsn: Option<DataSeq>,
     /// The DATA_FIN to signal on our segments until it is DATA_ACKed.
     data_fin: Option<DataSeq>,
     /// DSN after the last mapping pushed (fallback: the DATA_ACK a full TCP ACK implies).
@@ -189,7 +187,6 @@ pub struct Subflow {
     /// Counters since the connection last drained them.
     pub mib: MibCounters,
     scratch: Vec<u8>,
-    last_backoff: u32,
     last_una: SubflowSeq,
     /// Answer the SYN with RST+ACK and MP_TCPRST, then close (a join refused at its SYN).
     refuse_syn: bool,
@@ -201,10 +198,25 @@ pub struct Subflow {
     sent_hi: SubflowSeq,
     /// Gathers a mapping's pieces for the socket.
     flat: Vec<u8>,
+    /// The MP_CAPABLE outcome (initial subflow).
+    mpc: Option<MpcEstablished>,
+    /// Send the infinite mapping on the next data segment (after MP_FAIL).
+    infinite_pending: bool,
     /// Received pieces are carved out of this block (one allocation per block, not per
     /// segment); a block is reused once the application has read all of it.
     arena: BytesMut,
 }
+
+/// Every address ID, for REMOVE_ADDR options that borrow their ID list.
+static ADDR_IDS: [u8; 256] = {
+    let mut a = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i] = i as u8;
+        i += 1;
+    }
+    a
+};
 
 /// Block size of the receive arena.
 const ARENA: usize = 256 * 1024;
@@ -236,7 +248,6 @@ impl Subflow {
             tx: None,
             rx: None,
             csum: false,
-            first_dsn: None,
             data_fin: None,
             tx_end: DataSeq(0),
             rx_end: DataSeq(0),
@@ -251,13 +262,14 @@ impl Subflow {
             events: VecDeque::new(),
             mib: MibCounters::new(),
             scratch: vec![0; SCRATCH],
-            last_backoff: 0,
             last_una: una,
             refuse_syn: false,
             abort_at_tx: false,
             local_key: None,
             sent_hi: una + 1,
             flat: Vec::new(),
+            mpc: None,
+            infinite_pending: false,
             arena: BytesMut::new(),
         }
     }
@@ -356,8 +368,12 @@ impl Subflow {
     pub fn is_handshaking(&self) -> bool {
         matches!(
             self.hs,
-            Hs::MpcSynSent(_) | Hs::MpcSynRcvd(_) | Hs::JoinSynSent(_) | Hs::JoinSynRcvd(..)
-        ) || matches!(self.hs, Hs::JoinAckSent(_))
+            Hs::MpcSynSent(_)
+                | Hs::MpcSynRcvd(_)
+                | Hs::JoinSynSent(_)
+                | Hs::JoinSynRcvd(..)
+                | Hs::JoinAckSent(_)
+        )
     }
 
     /// A join subflow.
@@ -436,6 +452,12 @@ impl Subflow {
     /// Queues an ADD_ADDR (or its echo).
     pub fn send_add_addr(&mut self, a: AddAddr) {
         self.pending.add_addr = Some(a);
+        self.sock.request_ack();
+    }
+
+    /// Queues a REMOVE_ADDR of our address `id` (RFC 8684 §3.4.2).
+    pub fn send_rm_addr(&mut self, id: u8) {
+        self.pending.rm_addr = Some(id);
         self.sock.request_ack();
     }
 
@@ -546,6 +568,7 @@ impl Subflow {
     }
 
     fn establish_mpc(&mut self, mpc: MpcEstablished) {
+        self.mpc = Some(mpc);
         self.csum = mpc.checksum;
         self.local_key = Some(mpc.local.key);
         let sh = Arc::new(SharedData::new(
@@ -559,7 +582,6 @@ impl Subflow {
         // The implicit DATA_ACK of MP_CAPABLE opens the peer's window.
         sh.handle_data_ack(mpc.first_send_dsn(), 64 * 1024);
         self.shared = Some(sh.clone());
-        self.first_dsn = Some(mpc.first_send_dsn());
         // The client learns we have its key from our first DATA_ACK: send one now.
         self.sock.request_ack();
         self.setup_data(mpc.first_send_dsn(), mpc.first_recv_dsn());
@@ -602,10 +624,12 @@ impl Subflow {
         let opts = seg.mptcp.as_slice();
         let synack = has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
         let plain_ack = !has_flag(seg, TcpFlags::SYN) && seg.ack_number.is_some();
-        let mut scratch_table: TokenTable<ConnId> = TokenTable::new();
+        // The handshake steps record keys in a token table; the real one belongs to the
+        // endpoint (it learns them from this subflow's events), so these steps get an
+        // empty stand-in (made only on the two segments that need it).
         self.hs = match core::mem::replace(&mut self.hs, Hs::Dead) {
             Hs::MpcSynSent(s) if synack && self.sock.state().is_synchronized() => {
-                match s.handle_synack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_synack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     SynAckOutcome::Established(a) => {
                         let mpc = *a.established();
                         self.establish_mpc(mpc);
@@ -633,7 +657,7 @@ impl Subflow {
                 }
             }
             Hs::MpcSynRcvd(s) if plain_ack && self.sock.state().is_synchronized() => {
-                match s.handle_ack(opts, &mut scratch_table, &mut self.mib) {
+                match s.handle_ack(opts, &mut TokenTable::<ConnId>::new(), &mut self.mib) {
                     ServerAckOutcome::Established { mpc, first_data } => {
                         self.establish_mpc(mpc);
                         if let (Some(fd), Some(rx)) = (first_data, self.rx.as_mut()) {
@@ -753,6 +777,22 @@ impl Subflow {
                         }
                     }
                 }
+                // RFC 8684 §3.1: the first data may carry MP_CAPABLE with its mapping
+                // (when the pure third ACK came first, the connection is established
+                // already and this is a mapping like a DSS).
+                MptcpOption::MpCapable(m) => {
+                    if let (Some(len), Some(mpc), Some(rx)) =
+                        (m.data_len, self.mpc, self.rx.as_mut())
+                    {
+                        let map = mp_capable_mapping(mpc.remote.idsn, len, m.checksum);
+                        saw_dss = true;
+                        if let Err(e) =
+                            rx.handle_dss(payload_seq, seg.payload.len(), &map, false, sh.ack_seq())
+                        {
+                            self.mapping_failure(e);
+                        }
+                    }
+                }
                 MptcpOption::AddAddr(a) => {
                     if a.echo {
                         self.mib.inc(Mib::EchoAdd);
@@ -780,7 +820,7 @@ impl Subflow {
                     // RFC 8684 §3.7: with a single subflow the sender falls back too
                     // (its data continues unmapped, as an infinite mapping).
                     if self.allow_fallback && matches!(self.hs, Hs::Active) {
-                        self.mib.inc(Mib::InfiniteMapTx);
+                        self.infinite_pending = true;
                         self.enter_fallback(None);
                     }
                 }
@@ -965,7 +1005,15 @@ impl Transport for Subflow {
         self.handshake(seg);
         match self.hs {
             Hs::Active | Hs::MpcAckSent(_) => self.data_options(seg),
-            Hs::Plain => {}
+            Hs::Plain => {
+                // Already plain TCP: the peer's infinite mapping confirms it.
+                let infinite = opts.iter().any(|o| {
+                    matches!(o, MptcpOption::Dss(d) if d.mapping.is_some_and(|m| m.data_len == 0))
+                });
+                if infinite {
+                    self.mib.inc(Mib::InfiniteMapRx);
+                }
+            }
             _ => {}
         }
         self.drain();
@@ -1075,6 +1123,34 @@ impl Transport for Subflow {
                 if let Some(d) = self.pending.mp_fail.take() {
                     let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));
                 }
+                // RFC 8684 §3.7: after MP_FAIL, the next data segment carries the
+                // infinite mapping (data-level length 0) at its DSN; the checksum field,
+                // when checksums are on, is zero.
+                if self.infinite_pending && !r.payload.is_empty() {
+                    let seq = r.seq_number;
+                    let dsn = self
+                        .tx
+                        .as_ref()
+                        .and_then(|t| t.mapping_at(seq))
+                        .map(|m| m.dsn + (seq - m.ssn) as u64);
+                    if let Some(dsn) = dsn {
+                        self.infinite_pending = false;
+                        self.mib.inc(Mib::InfiniteMapTx);
+                        let _ = r.mptcp.push(MptcpOption::Dss(Dss {
+                            data_fin: false,
+                            data_ack: None,
+                            mapping: Some(crate::wire::mptcp::DssMapping {
+                                dsn: DssSeq {
+                                    value: dsn.0,
+                                    wide: true,
+                                },
+                                ssn: (seq - self.sock.iss()) as u32,
+                                data_len: 0,
+                                checksum: self.csum.then_some(0),
+                            }),
+                        }));
+                    }
+                }
                 // Plain TCP: our DATA_FIN is the TCP FIN.
             }
             _ => {}
@@ -1111,7 +1187,6 @@ impl Transport for Subflow {
                 };
             }
         }
-        self.last_backoff = b1;
     }
 
     fn state(&self) -> State {
@@ -1218,6 +1293,13 @@ impl Subflow {
         if let Some(p) = self.pending.mp_prio.take() {
             let _ = r.mptcp.push(MptcpOption::MpPrio(p));
             self.mib.inc(Mib::MPPrioTx);
+        }
+        if let Some(id) = self.pending.rm_addr.take() {
+            let i = usize::from(id);
+            let _ = r.mptcp.push(MptcpOption::RemoveAddr(RemoveAddr {
+                addr_ids: &ADDR_IDS[i..i + 1],
+            }));
+            self.mib.inc(Mib::RmAddrTx);
         }
         if let Some(d) = self.pending.mp_fail.take() {
             let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));

@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Host, Rng};
 use crate::mptcp::conn::{ConnState, MpConn, Proto};
-use crate::mptcp::endpoint::{MptcpConfig, MptcpStack};
+use crate::mptcp::endpoint::{MpEvent, MptcpConfig, MptcpStack};
 use crate::stack::Interface;
 use crate::tcp::socket::TcpError;
 use crate::time::Instant;
@@ -75,6 +75,9 @@ pub struct MpBulkApp {
     error: Option<TcpError>,
     /// Abort (MP_FASTCLOSE) once this many bytes were received.
     abort_after: Option<u64>,
+    /// The events the stack reported, readiness (Readable/Writable) left out; the first
+    /// 1024.
+    events: Vec<MpEvent>,
 }
 
 impl MpBulkApp {
@@ -98,6 +101,7 @@ impl MpBulkApp {
             finished_at: None,
             error: None,
             abort_after: None,
+            events: Vec::new(),
         }
     }
 
@@ -166,6 +170,10 @@ impl MpBulkApp {
     pub fn conn(&self) -> Option<MpConn> {
         self.conn
     }
+    /// The events the stack reported so far, but Readable/Writable (the first 1024).
+    pub fn events(&self) -> &[MpEvent] {
+        &self.events
+    }
 
     fn poll_timeout(&self) -> Option<Instant> {
         match self.role {
@@ -198,7 +206,12 @@ impl MpBulkApp {
 
     /// Runs the application against `stack` at `now`.
     pub fn drive(&mut self, now: Instant, stack: &mut MptcpStack) {
-        while stack.poll_event().is_some() {}
+        while let Some(e) = stack.poll_event() {
+            let readiness = matches!(e, MpEvent::Readable(_) | MpEvent::Writable(_));
+            if !readiness && self.events.len() < 1024 {
+                self.events.push(e);
+            }
+        }
         let c = match self.conn {
             Some(c) => c,
             None => {
