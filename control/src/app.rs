@@ -167,6 +167,12 @@ pub struct ConnSnapshot {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub state: &'static str,
+    /// We half-closed (FIN / DATA_FIN queued).
+    pub shut_down: bool,
+    /// Our FIN / DATA_FIN was acknowledged.
+    pub send_finished: bool,
+    /// The peer's FIN / DATA_FIN arrived and everything was read.
+    pub recv_finished: bool,
     pub subflows: Vec<SubflowInfo>,
 }
 
@@ -214,7 +220,7 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
 
     /// Whether the listener is up (a connector is "listening" from the start).
     pub fn is_listening(&self) -> bool {
-        self.listening || matches!(self.cfg.role, AppRole::Connect(_))
+        self.listening || matches!(self.cfg.role, AppRole::Connect(_)) || self.cfg.count == 0
     }
 
     /// Every connection of `--count` finished.
@@ -271,6 +277,9 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
                         ConnStatus::Open => "open",
                         ConnStatus::Closed(_) => "closed",
                     },
+                    shut_down: c.shut_down,
+                    send_finished: host.send_finished(c.conn),
+                    recv_finished: host.recv_finished(c.conn),
                     subflows,
                 }
             })
@@ -299,6 +308,10 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
 
     /// Listens and accepts, or connects (with retries).
     fn open<H: AppHost<Conn = C>>(&mut self, now: Instant, host: &mut H) {
+        if self.cfg.count == 0 {
+            // An idle host (`-i` with neither --listen nor --connect).
+            return;
+        }
         match self.cfg.role {
             AppRole::Listen(port) => {
                 if !self.listening {

@@ -172,14 +172,25 @@ pub fn conns(nodes: &[NodeSnapshot]) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "{} conn {i}: {} {} {l} -> {r} state {} subflows {} sent {} received {}",
+                "{} conn {i}: {} {} {l} -> {r} state {} subflows {} sent {} received {}{}{}{}",
                 node.name,
                 c.role,
                 proto_name(c.proto_used),
                 c.state,
                 c.subflows.len(),
                 c.bytes_sent,
-                c.bytes_received
+                c.bytes_received,
+                if c.shut_down { " shut-down" } else { "" },
+                if c.send_finished {
+                    " send-finished"
+                } else {
+                    ""
+                },
+                if c.recv_finished {
+                    " recv-finished"
+                } else {
+                    ""
+                },
             );
         }
         let _ = writeln!(

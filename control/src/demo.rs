@@ -145,6 +145,13 @@ pub fn run_demo(cfg: &AppConfig) -> Result<u8, RunError> {
     let client_r = out.results.iter().find(|(n, _)| *n == 0).map(|(_, r)| r);
     let server_r = out.results.iter().find(|(n, _)| *n == 1).map(|(_, r)| r);
     let path_packets: Vec<u64> = dpdk.ports.iter().map(|p| p.stats().opackets).collect();
+    let w = out.worker;
+    if out.stalled || w.tx_dropped > 0 || w.tx_no_mbuf > 0 {
+        eprintln!(
+            "mpdk demo: worker: {} frames received, {} sent, {} dropped at a full TX ring, {} without an mbuf",
+            w.rx_frames, w.tx_frames, w.tx_dropped, w.tx_no_mbuf
+        );
+    }
     let (verified, why) = if out.stalled {
         (false, "the transfer stalled".to_string())
     } else {

@@ -113,7 +113,9 @@ pub fn run_app(cfg: &AppConfig) -> Result<u8, RunError> {
         stall_timeout: None,
     };
     let out = runtime::control_loop(&dpdk, worker, to, from, &opts);
-    let failed = out.results.iter().any(|(_, r)| r.error.is_some());
+    let failed = out.results.iter().any(|(_, r)| r.error.is_some())
+        || out.worker_panicked
+        || (!out.done && !cfg.interactive);
     if !cfg.json {
         for (_, r) in &out.results {
             eprintln!(

@@ -440,6 +440,8 @@ pub struct LoopOutcome {
     pub done: bool,
     /// Ended by the stall watchdog.
     pub stalled: bool,
+    /// The worker thread panicked (a bug; its message went to stderr).
+    pub worker_panicked: bool,
     pub elapsed: StdDuration,
     pub worker: WorkerStats,
 }
@@ -697,6 +699,9 @@ pub fn control_loop(
         }
     }
     out.elapsed = start.elapsed();
-    let _ = worker.join();
+    if worker.join().is_err() {
+        eprintln!("mpdk: the worker thread failed (see above)");
+        out.worker_panicked = true;
+    }
     out
 }

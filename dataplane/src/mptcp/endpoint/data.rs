@@ -415,11 +415,13 @@ impl MptcpStack {
                             }
                         });
                     }
-                    if let Some(n) = now {
-                        let at = n + DATA_FIN_RTX;
-                        conn.data_fin_rtx_at = Some(at);
-                        self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-                    }
+                    // Without the time (called from `shutdown`), the retransmission
+                    // timer is armed as due now: the next `handle_timeout` re-sends and
+                    // re-arms it (a DATA_FIN that was never retransmitted stalled the
+                    // close).
+                    let at = now.map_or(Instant::ZERO, |n| n + DATA_FIN_RTX);
+                    conn.data_fin_rtx_at = Some(at);
+                    self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
                 }
             }
         }
