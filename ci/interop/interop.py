@@ -361,6 +361,8 @@ def run_case(args, case):
             need(got == case.m_error, problems, f"mpdk side ended with error {got!r}, expected {case.m_error!r}")
         knstat = {k[len("MPTcpExt"):]: v for k, v in topo.nstat(topo.k).items() if k.startswith("MPTcpExt")}
         ktcp = topo.nstat(topo.k)
+        with open(os.path.join(work, "k.nstat.json"), "w") as f:
+            json.dump({k: v for k, v in ktcp.items() if v}, f, indent=1)
         ctx = {"kr": kr, "mr": mr, "knstat": knstat, "ktcp": ktcp, "mc": m_counters(run, mr), "topo": topo}
         detail = case.checks(ctx, problems) if case.checks else ""
     except Exception as e:  # a broken set-up is a failed case, loudly
