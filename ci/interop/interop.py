@@ -516,6 +516,10 @@ def cases(args):
         s = subflows_of(mr)
         if s is not None:
             need(s >= 2, p, f"mpdk side subflows_established={s}, expected 2")
+            # Both paths carried data (a subflow per path, each one used).
+            used = [f"{sf['local']}-{sf['remote']}" for sf in mr.get("subflows", [])
+                    if sf.get("bytes_sent", 0) + sf.get("bytes_received", 0) > 0]
+            need(len(used) >= 2, p, f"subflows that carried data: {used}, expected 2")
         return f"{mr.get('gbps', 0):.2f} Gbit/s"
 
     big = args.big_bytes
