@@ -295,8 +295,11 @@ class Run:
 
 
 class Case:
-    def __init__(self, name, k, m, server, nft=(), timeout=60, checks=None, big=False):
+    def __init__(self, name, k, m, server, nft=(), timeout=60, checks=None, big=False, m_error=None):
         self.name, self.k, self.m, self.server = name, k, m, server
+        # The error the M side must end with (the peer aborts): mpdk then exits 1 and
+        # says why in its JSON; the check below demands exactly that error.
+        self.m_error = m_error
         self.nft, self.timeout, self.checks, self.big = list(nft), timeout, checks, big
 
 
@@ -327,6 +330,13 @@ def run_case(args, case):
         topo.up()
         if case.nft:
             topo.nft(case.nft)
+        if args.pcap:
+            # Debugging aid: the wire as the kernel sees it, kept with the logs.
+            for dev in ("k1", "k2"):
+                run.procs.append(Proc(topo.ns(topo.k, "tcpdump", "-U", "-s", "200", "-i", dev, "-w",
+                                              os.path.join(work, f"{dev}.pcap"), "tcp"),
+                                      "tcpdump", os.devnull, os.devnull))
+            time.sleep(0.5)
         if case.server == "k":
             server = run.start_k(case.k)
             if not run.server_ready(server):
@@ -341,13 +351,18 @@ def run_case(args, case):
             rc = p.wait(case.timeout)
             if rc is None:
                 problems.append(f"{p.name} ({p.kind}) timed out after {case.timeout}s: {p.stderr_tail()}")
-            elif rc != 0:
+            elif rc != 0 and not (p.kind == "mpdk" and case.m_error and rc == 1):
                 problems.append(f"{p.name} ({p.kind}) exited {rc}: {p.stderr_tail()}")
         kp = server if case.server == "k" else client
         mp = client if case.server == "k" else server
         kr, mr = run.result(kp), run.result(mp)
+        if case.m_error and not args.self_test:
+            got = (mr or {}).get("error")
+            need(got == case.m_error, problems, f"mpdk side ended with error {got!r}, expected {case.m_error!r}")
         knstat = {k[len("MPTcpExt"):]: v for k, v in topo.nstat(topo.k).items() if k.startswith("MPTcpExt")}
         ktcp = topo.nstat(topo.k)
+        with open(os.path.join(work, "k.nstat.json"), "w") as f:
+            json.dump({k: v for k, v in ktcp.items() if v}, f, indent=1)
         ctx = {"kr": kr, "mr": mr, "knstat": knstat, "ktcp": ktcp, "mc": m_counters(run, mr), "topo": topo}
         detail = case.checks(ctx, problems) if case.checks else ""
     except Exception as e:  # a broken set-up is a failed case, loudly
@@ -360,7 +375,8 @@ def run_case(args, case):
     if problems:
         print(f"FAIL {case.name} ({secs:.1f}s): " + "; ".join(problems) + f" [logs: {work}]", flush=True)
         return False
-    print(f"PASS {case.name} ({secs:.1f}s){': ' + detail if detail else ''}", flush=True)
+    logs = f" [logs: {work}]" if args.keep_logs else ""
+    print(f"PASS {case.name} ({secs:.1f}s){': ' + detail if detail else ''}{logs}", flush=True)
     return True
 
 
@@ -462,17 +478,22 @@ def cases(args):
 
     def fastclose(direction):
         def f(ctx, problems):
+            kr = ctx["kr"] or {}
             if direction == "k2m":
                 ge(ctx["knstat"], "MPFastcloseTx", 1, problems, "kernel")
                 ge(ctx["mc"], "MPFastcloseRx", 1, problems, "mpdk side")
+                need(kr.get("aborted") is True, problems, "the kernel peer did not abort")
             else:
                 ge(ctx["mc"], "MPFastcloseTx", 1, problems, "mpdk side")
                 ge(ctx["knstat"], "MPFastcloseRx", 1, problems, "kernel")
+                need(kr.get("reset_by_peer") is True, problems, "the kernel peer did not see the reset")
+                if not ctx["topo"].self_test:
+                    need((ctx["mr"] or {}).get("aborted") is True, problems, "mpdk did not report its abort")
             return "MP_FASTCLOSE seen by the other side"
         return f
 
     c.append(Case("5c-fastclose-from-kernel", k=Side("client", "source", nbytes="64M", abort_after="1M"),
-                  m=Side("server", "sink"), server="m", checks=fastclose("k2m")))
+                  m=Side("server", "sink"), server="m", checks=fastclose("k2m"), m_error="connection reset"))
     c.append(Case("5d-fastclose-from-mpdk", k=Side("server", "sink"),
                   m=Side("client", "source", nbytes="64M", abort_after="1M"), server="k", checks=fastclose("m2k")))
 
@@ -495,6 +516,10 @@ def cases(args):
         s = subflows_of(mr)
         if s is not None:
             need(s >= 2, p, f"mpdk side subflows_established={s}, expected 2")
+            # Both paths carried data (a subflow per path, each one used).
+            used = [f"{sf['local']}-{sf['remote']}" for sf in mr.get("subflows", [])
+                    if sf.get("bytes_sent", 0) + sf.get("bytes_received", 0) > 0]
+            need(len(used) >= 2, p, f"subflows that carried data: {used}, expected 2")
         return f"{mr.get('gbps', 0):.2f} Gbit/s"
 
     big = args.big_bytes
@@ -525,6 +550,8 @@ def main():
     ap.add_argument("--self-test", action="store_true", help="the kernel on both sides (proves the harness)")
     ap.add_argument("--big-bytes", default="1G", help="size of the case-7 transfers")
     ap.add_argument("--only", action="append", help="run cases whose name contains this (repeatable)")
+    ap.add_argument("--pcap", action="store_true", help="capture k1/k2 in K into each case's log directory")
+    ap.add_argument("--keep-logs", action="store_true", help="print the log directory of passing cases too")
     args = ap.parse_args()
     args.mpdk = os.path.abspath(args.mpdk)
     if os.geteuid() != 0:

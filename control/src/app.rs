@@ -474,29 +474,31 @@ impl<C: Copy + Eq + std::hash::Hash + std::fmt::Debug> AppEngine<C> {
             subflows = std::mem::take(&mut c.last_subflows);
             proto_used = c.last_proto.unwrap_or(proto_used);
         }
+        let subflows_established = host.subflows_established(h);
+        // The abort (or close) first, so the counters include what it sent
+        // (MPFastcloseTx).
+        if aborted {
+            host.abort(h);
+        } else {
+            host.close(now, h);
+        }
         let mut counters = Vec::new();
         host.counters(&mut counters);
         let start = c.connected_at.unwrap_or(c.opened_at);
-        let result = ConnResult {
+        ConnResult {
             role: c.role,
             proto_used,
             bytes_sent: c.sent,
             bytes_received: c.received,
             sha256_sent: c.sent_hash.take().map(|s| hex(&s.finalize())),
             sha256_received: c.received_hash.take().map(|s| hex(&s.finalize())),
-            subflows_established: host.subflows_established(h),
+            subflows_established,
             seconds: now.saturating_duration_since(start).as_secs_f64(),
             subflows,
             counters,
             error,
             aborted,
-        };
-        if aborted {
-            host.abort(h);
-        } else {
-            host.close(now, h);
         }
-        result
     }
 }
 

@@ -45,6 +45,10 @@ pub fn conn_result(r: &ConnResult) -> Value {
         })
         .collect();
     m.insert("subflows".into(), Value::Array(subflows));
+    // How it ended: `error` is null for a clean close; `aborted` when this side
+    // aborted (`--abort-after`).
+    m.insert("error".into(), json!(r.error));
+    m.insert("aborted".into(), json!(r.aborted));
     let counters: Map<String, Value> = r
         .counters
         .iter()

@@ -459,6 +459,36 @@ fn join_over_the_limit_is_refused() {
 // MP_FASTCLOSE and a path that dies
 // ---------------------------------------------------------------------------------
 
+/// A DATA_FIN queued while its data still waits in the subflow socket (the app sends a
+/// little and shuts down at once, before the data left) is still signalled, at once:
+/// the pure ACK that carries it follows the last data segment. The peer has nothing to
+/// send, so nothing else would carry it (the kernel left in FIN-WAIT-2, interop case 2).
+#[test]
+fn data_fin_queued_behind_unsent_data_follows_it() {
+    for (seed, bytes) in [
+        (61, (0, 10 * KIB)),
+        (62, (0, 300 * KIB)),
+        (63, (4 * KIB, 64 * KIB)),
+    ] {
+        let mut n = build(seed, 1, |_| link(5, 100), bytes, Proto::Mptcp, 0);
+        run(&mut n, Instant::from_secs(10));
+        assert_exact(&n, bytes);
+        let c = &n.net.host(n.client).app;
+        let s = &n.net.host(n.server).app;
+        let (start, end) = (
+            c.connected_at().unwrap(),
+            c.finished_at().unwrap().max(s.finished_at().unwrap()),
+        );
+        // A few round trips of 10 ms (plus the transfer at 100 Mbit/s), far below the
+        // 200 ms DATA_FIN retransmission that would otherwise be the only way out.
+        let took = end.saturating_duration_since(start);
+        assert!(
+            took < Duration::from_millis(100),
+            "seed {seed}: closed after {took:?}"
+        );
+    }
+}
+
 #[test]
 fn fastclose_in_mid_transfer() {
     let bytes = (8 * MIB, 8 * MIB);

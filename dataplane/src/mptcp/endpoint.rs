@@ -750,6 +750,7 @@ impl MptcpStack {
                 }
             }
             self.pump(id, Some(now));
+            self.arm_data_fin_timer(now, id);
             self.run_pm(now, id);
             self.maybe_finish(now, id);
             if self
@@ -1299,17 +1300,18 @@ impl MptcpStack {
         if conn.fallback || conn.state != ConnState::Established {
             return Err(StackError::InvalidHandle);
         }
-        let addr_id = self
-            .endpoints
-            .iter()
-            .find(|e| e.addr == IpAddr::V4(local))
-            .map_or(0, |e| e.id);
-        let h = self.stack.connect_with(
+        let ep = self.endpoints.iter().find(|e| e.addr == IpAddr::V4(local));
+        let addr_id = ep.map_or(0, |e| e.id);
+        // An endpoint with a device: the subflow leaves through it (Linux `dev`), on-link
+        // to the peer's address even when that is another path's subnet.
+        let dev = ep.and_then(|e| e.dev).map(usize::from);
+        let h = self.stack.connect_with_dev(
             now,
             Some(local),
             0,
             remote,
             port,
+            dev,
             |o, now, tuple, iss, ts| {
                 let mut s = o.mptcp_sock(iss, ts)?;
                 s.connect(now, tuple.local_port, tuple.remote_port)?;

@@ -1108,6 +1108,16 @@ impl Transport for Subflow {
                 self.push_dss(&mut r);
                 self.push_pending(&mut r);
                 self.set_window(&mut r);
+                // Our DATA_FIN rides on a pure ACK (push_dss). A DATA_FIN queued while
+                // data was still waiting in the socket had its ACK request used up by
+                // that data: once the last queued byte leaves, ask for the pure ACK
+                // that carries it (else nothing would, as the peer may send nothing).
+                if self.data_fin.is_some()
+                    && !r.payload.is_empty()
+                    && r.seq_number + r.payload.len() == self.sock.write_seq()
+                {
+                    self.sock.request_ack();
+                }
             }
             Hs::Plain => {
                 if let Some(d) = self.pending.mp_fail.take() {

@@ -70,7 +70,10 @@ pub struct Probe {
 #[derive(Debug)]
 pub struct ArpCache {
     cfg: ArpConfig,
-    entries: HashMap<Ipv4Addr, Entry>,
+    /// Keyed by interface and address: the same address can be reached on two
+    /// interfaces at two MACs (a weak-host peer answers for all its addresses on
+    /// every link), as Linux keeps one neighbour table per device.
+    entries: HashMap<(usize, Ipv4Addr), Entry>,
     /// The earliest request due (kept current on every change, so the per-frame
     /// [`poll_timeout`](Self::poll_timeout) does not scan the table).
     next: Option<Instant>,
@@ -86,10 +89,10 @@ impl ArpCache {
         }
     }
 
-    /// The MAC of `ip` if known (reachable or stale). A reachable entry past its time
-    /// turns stale and asks for a re-validation request.
-    pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        let e = self.entries.get_mut(&ip)?;
+    /// The MAC of `ip` on `iface` if known (reachable or stale). A reachable entry past
+    /// its time turns stale and asks for a re-validation request.
+    pub fn lookup(&mut self, now: Instant, iface: usize, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        let e = self.entries.get_mut(&(iface, ip))?;
         match e.state {
             State::Incomplete { .. } => None,
             State::Reachable { until } => {
@@ -106,10 +109,10 @@ impl ArpCache {
         }
     }
 
-    /// Whether a resolution of `ip` is under way.
-    pub fn is_pending(&self, ip: Ipv4Addr) -> bool {
+    /// Whether a resolution of `ip` on `iface` is under way.
+    pub fn is_pending(&self, iface: usize, ip: Ipv4Addr) -> bool {
         matches!(
-            self.entries.get(&ip).map(|e| e.state),
+            self.entries.get(&(iface, ip)).map(|e| e.state),
             Some(State::Incomplete { .. })
         )
     }
@@ -125,7 +128,7 @@ impl ArpCache {
         frame: &[u8],
         spare: &mut Vec<Vec<u8>>,
     ) -> bool {
-        let e = self.entries.entry(ip).or_insert_with(|| Entry {
+        let e = self.entries.entry((iface, ip)).or_insert_with(|| Entry {
             mac: EthernetAddress([0; 6]),
             iface,
             state: State::Incomplete {
@@ -161,7 +164,7 @@ impl ArpCache {
         ready: &mut Vec<(usize, Vec<u8>)>,
     ) {
         let until = now + self.cfg.reachable_time;
-        match self.entries.get_mut(&ip) {
+        match self.entries.get_mut(&(iface, ip)) {
             Some(e) => {
                 let was_waiting = !matches!(e.state, State::Reachable { .. });
                 e.mac = mac;
@@ -176,7 +179,7 @@ impl ArpCache {
             }
             None if create => {
                 self.entries.insert(
-                    ip,
+                    (iface, ip),
                     Entry {
                         mac,
                         iface,
@@ -216,7 +219,7 @@ impl ArpCache {
         mib: &mut ArpMib,
     ) {
         let cfg = self.cfg;
-        self.entries.retain(|&ip, e| {
+        self.entries.retain(|&(_, ip), e| {
             let (next, n, unicast) = match &mut e.state {
                 State::Incomplete { next_probe, probes } => (next_probe, probes, None),
                 State::Stale { next_probe, probes } => (next_probe, probes, Some(e.mac)),
@@ -268,7 +271,7 @@ mod tests {
         let mac = EthernetAddress([2, 0, 0, 0, 0, 2]);
         let t0 = Instant::from_secs(1);
         let mut spare = Vec::new();
-        assert_eq!(c.lookup(t0, ip), None);
+        assert_eq!(c.lookup(t0, 0, ip), None);
         for _ in 0..8 {
             assert!(c.enqueue(t0, 0, ip, b"frame", &mut spare));
         }
@@ -291,11 +294,11 @@ mod tests {
         assert!(c.enqueue(t, 1, ip, b"x", &mut spare));
         c.update(t, ip, mac, 1, false, &mut ready);
         assert_eq!(ready.len(), 1);
-        assert_eq!(c.lookup(t, ip), Some(mac));
+        assert_eq!(c.lookup(t, 1, ip), Some(mac));
         assert_eq!(c.poll_timeout(), None);
         let later = t + Duration::from_secs(31);
         assert_eq!(
-            c.lookup(later, ip),
+            c.lookup(later, 1, ip),
             Some(mac),
             "stale entries are still used"
         );
@@ -303,5 +306,33 @@ mod tests {
         probes.clear();
         c.handle_timeout(later, &mut probes, &mut dropped, &mut mib);
         assert_eq!(probes[0].unicast, Some(mac));
+    }
+
+    #[test]
+    fn one_address_is_resolved_per_interface() {
+        // A weak-host peer answers for its address on two links with two MACs.
+        let mut c = ArpCache::new(ArpConfig::default());
+        let ip: Ipv4Addr = "10.0.1.1".parse().unwrap();
+        let (m0, m1) = (
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            EthernetAddress([2, 0, 0, 0, 0, 2]),
+        );
+        let t = Instant::from_secs(1);
+        let mut ready = Vec::new();
+        c.update(t, ip, m0, 0, true, &mut ready);
+        assert_eq!(c.lookup(t, 0, ip), Some(m0));
+        // Not known on interface 1: it must be resolved there.
+        assert_eq!(c.lookup(t, 1, ip), None);
+        let mut spare = Vec::new();
+        assert!(c.enqueue(t, 1, ip, b"syn", &mut spare));
+        assert!(c.is_pending(1, ip) && !c.is_pending(0, ip));
+        let (mut probes, mut dropped, mut mib) = (Vec::new(), Vec::new(), ArpMib::default());
+        c.handle_timeout(t, &mut probes, &mut dropped, &mut mib);
+        assert_eq!(probes.len(), 1);
+        assert_eq!((probes[0].iface, probes[0].target), (1, ip));
+        c.update(t, ip, m1, 1, false, &mut ready);
+        assert_eq!(ready, vec![(1, b"syn".to_vec())]);
+        assert_eq!(c.lookup(t, 1, ip), Some(m1));
+        assert_eq!(c.lookup(t, 0, ip), Some(m0));
     }
 }

@@ -138,6 +138,31 @@ pub fn route(ifaces: &[Interface], dst: Ipv4Addr, src: Option<Ipv4Addr>) -> Opti
     None
 }
 
+/// Routes `dst` out of interface `dev` when one is given (Linux `ip mptcp endpoint ...
+/// dev D`: the subflow is bound to the device): the destination is taken as on-link
+/// there unless the interface has a gateway for it, and `src` (or the interface's
+/// first address) is the source. Without `dev` (or with an unknown one), [`route`].
+pub fn route_dev(
+    ifaces: &[Interface],
+    dst: Ipv4Addr,
+    src: Option<Ipv4Addr>,
+    dev: Option<usize>,
+) -> Option<Route> {
+    let Some((i, iface)) = dev.and_then(|d| ifaces.get(d).map(|f| (d, f))) else {
+        return route(ifaces, dst, src);
+    };
+    let src = src.or_else(|| iface.addrs.first().map(|a| a.addr))?;
+    let next_hop = match (iface.on_link(dst), iface.gateway) {
+        (None, Some(gw)) => gw,
+        _ => dst,
+    };
+    Some(Route {
+        iface: i,
+        src,
+        next_hop,
+    })
+}
+
 /// Whether `ip` is one of our addresses (on any interface: weak host).
 pub fn is_local(ifaces: &[Interface], ip: Ipv4Addr) -> bool {
     ifaces.iter().any(|f| f.owns(ip))
@@ -187,5 +212,30 @@ mod tests {
         assert!(!is_local(&ifs, ip("10.0.1.2")));
         let lone = vec![Interface::new(m, Ipv4Cidr::new(ip("10.0.0.1"), 24))];
         assert_eq!(route(&lone, ip("8.8.8.8"), None), None);
+    }
+
+    #[test]
+    fn a_device_binds_the_route_on_link() {
+        let m = EthernetAddress([2, 0, 0, 0, 0, 1]);
+        let ifs = vec![
+            Interface::new(m, Ipv4Cidr::new(ip("10.0.1.2"), 24)),
+            Interface::new(m, Ipv4Cidr::new(ip("10.0.2.2"), 24)),
+        ];
+        // Without a device, the peer's first-path address is routed out of path 1,
+        // even from the second path's address (the main table).
+        let r = route_dev(&ifs, ip("10.0.1.1"), Some(ip("10.0.2.2")), None).unwrap();
+        assert_eq!((r.iface, r.src), (0, ip("10.0.2.2")));
+        // Bound to device 1 (Linux `dev`): out of it, on-link.
+        let r = route_dev(&ifs, ip("10.0.1.1"), Some(ip("10.0.2.2")), Some(1)).unwrap();
+        assert_eq!(
+            (r.iface, r.src, r.next_hop),
+            (1, ip("10.0.2.2"), ip("10.0.1.1"))
+        );
+        // No source given: the device's address.
+        let r = route_dev(&ifs, ip("10.0.1.1"), None, Some(1)).unwrap();
+        assert_eq!(r.src, ip("10.0.2.2"));
+        // An unknown device: the ordinary route.
+        let r = route_dev(&ifs, ip("10.0.1.1"), None, Some(7)).unwrap();
+        assert_eq!(r.iface, 0);
     }
 }

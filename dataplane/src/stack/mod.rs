@@ -665,8 +665,32 @@ impl<O: Opener> Stack<O> {
         remote_port: u16,
         make: impl FnOnce(&mut O, Instant, &FourTuple, SubflowSeq, u32) -> Result<O::Conn, OpenError>,
     ) -> Result<ConnHandle, StackError> {
-        let route =
-            iface::route(&self.ifaces, remote_addr, local_addr).ok_or(StackError::NoRoute)?;
+        self.connect_with_dev(
+            now,
+            local_addr,
+            local_port,
+            remote_addr,
+            remote_port,
+            None,
+            make,
+        )
+    }
+
+    /// [`connect_with`](Self::connect_with) bound to interface `dev` (see
+    /// [`iface::route_dev`]): what an MPTCP endpoint with a device asks for.
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect_with_dev(
+        &mut self,
+        now: Instant,
+        local_addr: Option<Ipv4Addr>,
+        local_port: u16,
+        remote_addr: Ipv4Addr,
+        remote_port: u16,
+        dev: Option<usize>,
+        make: impl FnOnce(&mut O, Instant, &FourTuple, SubflowSeq, u32) -> Result<O::Conn, OpenError>,
+    ) -> Result<ConnHandle, StackError> {
+        let route = iface::route_dev(&self.ifaces, remote_addr, local_addr, dev)
+            .ok_or(StackError::NoRoute)?;
         let (port, reuse_iss) = if local_port == 0 {
             self.ephemeral_port(now, route.src, remote_addr, remote_port)
                 .ok_or(StackError::NoFreePort)?

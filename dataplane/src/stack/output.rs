@@ -228,7 +228,7 @@ impl<O: Opener> Stack<O> {
                 } else {
                     t.out_segs += 1;
                 }
-                let mac = arp.lookup(now, c.route.next_hop);
+                let mac = arp.lookup(now, c.route.iface, c.route.next_hop);
                 let Some(n) = build_tcp_frame(
                     tx,
                     ifc.mac,

@@ -214,7 +214,7 @@ fn arp_requests_for_any_address_are_answered_on_every_interface() {
     assert_eq!(s.counters().arp.requests_rx, 1);
     assert_eq!(s.counters().arp.bad, 1);
     // The requester was learned (RFC 826: we are the target).
-    assert_eq!(s.arp.lookup(t(0), ip("10.0.0.9")), Some(MAC_PEER));
+    assert_eq!(s.arp.lookup(t(0), 0, ip("10.0.0.9")), Some(MAC_PEER));
 }
 
 #[test]
