@@ -166,7 +166,7 @@ impl AppHost for TcpAppHost {
         remote: SocketAddrV4,
         _proto: Proto,
     ) -> Result<ConnHandle, String> {
-        // Plain TCP whatever was asked: the MPTCP stack is not wired in yet.
+        // This host speaks plain TCP only (MptcpAppHost speaks both).
         let h = self
             .stack
             .connect(now, *remote.ip(), remote.port())
