@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -376,6 +377,8 @@ def run_case(args, case):
         print(f"FAIL {case.name} ({secs:.1f}s): " + "; ".join(problems) + f" [logs: {work}]", flush=True)
         return False
     logs = f" [logs: {work}]" if args.keep_logs else ""
+    if not args.keep_logs:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"PASS {case.name} ({secs:.1f}s){': ' + detail if detail else ''}{logs}", flush=True)
     return True
 
@@ -551,7 +554,7 @@ def main():
     ap.add_argument("--big-bytes", default="1G", help="size of the case-7 transfers")
     ap.add_argument("--only", action="append", help="run cases whose name contains this (repeatable)")
     ap.add_argument("--pcap", action="store_true", help="capture k1/k2 in K into each case's log directory")
-    ap.add_argument("--keep-logs", action="store_true", help="print the log directory of passing cases too")
+    ap.add_argument("--keep-logs", action="store_true", help="keep (and print) the log directory of passing cases too")
     args = ap.parse_args()
     args.mpdk = os.path.abspath(args.mpdk)
     if os.geteuid() != 0:

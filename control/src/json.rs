@@ -113,9 +113,16 @@ mod tests {
                 "seconds",
                 "gbps",
                 "subflows",
+                "error",
+                "aborted",
                 "counters"
             ]
         );
+        assert_eq!(v["error"], Value::Null);
+        assert_eq!(v["aborted"], json!(false));
+        let mut reset = result(true);
+        reset.error = Some("connection reset".into());
+        assert_eq!(conn_result(&reset)["error"], json!("connection reset"));
         // 125 MB in 0.5 s.
         assert_eq!(v["gbps"], json!(2.0));
         let s = &v["subflows"][0];

@@ -750,7 +750,6 @@ impl MptcpStack {
                 }
             }
             self.pump(id, Some(now));
-            self.arm_data_fin_timer(now, id);
             self.run_pm(now, id);
             self.maybe_finish(now, id);
             if self

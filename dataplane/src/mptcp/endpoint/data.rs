@@ -427,23 +427,6 @@ impl MptcpStack {
         }
     }
 
-    /// A DATA_FIN claimed by an application call (which has no clock: `shutdown`)
-    /// gets its retransmission timer at the next servicing.
-    pub(super) fn arm_data_fin_timer(&mut self, now: Instant, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if conn.data_fin_sent
-            && conn.data_fin_rtx_at.is_none()
-            && !conn.send_finished()
-            && conn.state != ConnState::Closed
-        {
-            let at = now + DATA_FIN_RTX;
-            conn.data_fin_rtx_at = Some(at);
-            self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
-        }
-    }
-
     pub(super) fn data_fin_timer(&mut self, now: Instant, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
