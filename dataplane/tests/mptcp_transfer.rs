@@ -517,6 +517,131 @@ fn fastclose_in_mid_transfer() {
     assert_eq!(stack(&n, false).mib().get(Mib::MPCurrEstab), 0);
 }
 
+/// RFC 8684 §3.5, ACK form: the aborting side sends an ACK carrying MP_FASTCLOSE on one
+/// subflow (RSTs carry it on the others); the peer answers with RSTs on every subflow.
+#[test]
+fn fastclose_in_its_ack_form() {
+    use dataplane::mptcp::endpoint::FastcloseForm;
+    use dataplane::pcap::read::Capture;
+    use dataplane::sim::{Scope, Tap};
+    use dataplane::wire::mptcp::{MptcpOption, Version};
+    use dataplane::wire::tcp::{TcpFlags, TcpRepr};
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut ccfg = cfg(33);
+    ccfg.fastclose = FastcloseForm::Ack;
+    let mut n = build_with(
+        33,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+        (ccfg, cfg(34)),
+    );
+    let c = n.client;
+    let app = core::mem::replace(&mut n.net.host_mut(c).app, MpBulkApp::server(1, 0, 0));
+    n.net.host_mut(c).app = app.abort_after(2 * MIB);
+    let cap = n.net.capture_memory(Scope::All, Tap::Send);
+    run(&mut n, Instant::from_secs(30));
+    n.net.run_for(Duration::from_secs(2));
+    let (ca, sa) = (&n.net.host(n.client).app, &n.net.host(n.server).app);
+    assert!(ca.is_done() && sa.is_done());
+    assert!(sa.received() < bytes.0);
+    assert_eq!(sa.error(), Some(dataplane::tcp::socket::TcpError::Reset));
+    assert_eq!(mib(&n, false, Mib::MPFastcloseTx), 1, "counted once");
+    assert!(mib(&n, true, Mib::MPFastcloseRx) >= 1);
+    assert_eq!(stack(&n, true).mib().get(Mib::MPCurrEstab), 0);
+    assert_eq!(stack(&n, false).mib().get(Mib::MPCurrEstab), 0);
+    // On the wire: MP_FASTCLOSE on an ACK without RST, from the client.
+    let capture = Capture::parse(n.net.capture_bytes(cap).unwrap()).unwrap();
+    let (mut ack_form, mut rst_form) = (0, 0);
+    for rec in capture.records() {
+        let rec = rec.unwrap();
+        let Ok(Some(t)) = dataplane::wire::frame::parse_ethernet(rec.data) else {
+            continue;
+        };
+        let r = TcpRepr::parse(&t.packet(), t.src_addr, t.dst_addr, true, Version::V1).unwrap();
+        if r.mptcp
+            .iter()
+            .any(|o| matches!(o, MptcpOption::MpFastclose(_)))
+        {
+            assert!(r.flags.contains(TcpFlags::ACK) || r.flags.contains(TcpFlags::RST));
+            if r.flags.contains(TcpFlags::RST) {
+                rst_form += 1;
+            } else {
+                ack_form += 1;
+            }
+        }
+    }
+    assert!(ack_form >= 1, "an ACK carried MP_FASTCLOSE");
+    assert!(rst_form <= 1, "at most the other subflow's RST carried it");
+}
+
+/// The ACK form when the peer's RSTs are lost: after two RTOs the aborting side sends
+/// the RST form on that subflow too.
+#[test]
+fn fastclose_ack_form_falls_back_to_the_rst_form() {
+    use dataplane::mptcp::endpoint::FastcloseForm;
+    use dataplane::sim::DropIf;
+    let bytes = (8 * MIB, 8 * MIB);
+    let mut ccfg = cfg(35);
+    ccfg.fastclose = FastcloseForm::Ack;
+    let mut n = build_with(
+        35,
+        2,
+        |p| link(5 + 5 * u64::from(p), 50),
+        bytes,
+        Proto::Mptcp,
+        2,
+        (ccfg, cfg(36)),
+    );
+    let c = n.client;
+    let app = core::mem::replace(&mut n.net.host_mut(c).app, MpBulkApp::server(1, 0, 0));
+    n.net.host_mut(c).app = app.abort_after(2 * MIB);
+    let is_rst = |_: dataplane::time::Instant, f: &[u8]| {
+        dataplane::sim::locate_tcp(f)
+            .and_then(|l| f.get(l.segment).and_then(|t| t.get(13)).copied())
+            .is_some_and(|flags| flags & 0x04 != 0)
+    };
+    for l in n.links.clone() {
+        n.net.add_middlebox(l, Dir::Backward, DropIf::new(is_rst));
+    }
+    // Count the client's RSTs that carry MP_FASTCLOSE (option kind 30, subtype 7).
+    let fc_rsts = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    for l in n.links.clone() {
+        let k = fc_rsts.clone();
+        n.net.add_middlebox(
+            l,
+            Dir::Forward,
+            DropIf::new(move |_, f: &[u8]| {
+                let Some(loc) = dataplane::sim::locate_tcp(f) else {
+                    return false;
+                };
+                let t = &f[loc.segment];
+                let rst = t.get(13).is_some_and(|x| x & 0x04 != 0);
+                let end = (usize::from(t.get(12).copied().unwrap_or(0) >> 4) * 4).min(t.len());
+                let fast = t[20.min(end)..end]
+                    .windows(3)
+                    .any(|w| w[0] == 30 && w[2] >> 4 == 7);
+                if rst && fast {
+                    k.set(k.get() + 1);
+                }
+                false
+            }),
+        );
+    }
+    run(&mut n, Instant::from_secs(30));
+    n.net.run_for(Duration::from_secs(5));
+    assert_eq!(mib(&n, false, Mib::MPFastcloseTx), 1);
+    assert!(mib(&n, true, Mib::MPFastcloseRx) >= 1);
+    assert_eq!(
+        fc_rsts.get(),
+        2,
+        "the other subflow's RST, then the timed-out ACK-form subflow's RST"
+    );
+    assert_eq!(stack(&n, false).mib().get(Mib::MPCurrEstab), 0);
+}
+
 #[test]
 fn a_blackholed_path_is_detected_stale_and_its_data_reinjected() {
     let bytes = (16 * MIB, 16 * MIB);

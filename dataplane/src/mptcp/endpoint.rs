@@ -48,9 +48,8 @@
 //!
 //! # Not implemented
 //!
-//! MP_FASTCLOSE sent in its ACK form
-//! (the RST form is sent; both are received), port-based `signal` endpoints, IPv6,
-//! MPTCP v0 (RFC 6824) connections through this layer are untested.
+//! Port-based `signal` endpoints and IPv6. MP_FASTCLOSE is sent in either form
+//! ([`FastcloseForm`]: RST, as Linux, or ACK then RST) and received in both.
 
 use core::net::{IpAddr, Ipv4Addr};
 mod data;
@@ -133,8 +132,21 @@ pub struct MptcpConfig {
     pub scheduler: &'static str,
     /// RTOs without progress before a subflow is stale (Linux `stale_loss_cnt`, 4).
     pub stale_loss_cnt: u8,
+    /// How `abort` sends MP_FASTCLOSE (RFC 8684 §3.5).
+    pub fastclose: FastcloseForm,
     /// Seed of keys and nonces.
     pub seed: u64,
+}
+
+/// The two forms of MP_FASTCLOSE (RFC 8684 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FastcloseForm {
+    /// A RST carrying MP_FASTCLOSE on every subflow (what Linux sends).
+    #[default]
+    Rst,
+    /// An ACK carrying MP_FASTCLOSE on one subflow and RSTs on the others; the peer
+    /// answers with RSTs, and the RST form follows if it does not.
+    Ack,
 }
 
 impl Default for MptcpConfig {
@@ -149,6 +161,7 @@ impl Default for MptcpConfig {
             recv_buffer: 4 * 1024 * 1024,
             scheduler: "default",
             stale_loss_cnt: 4,
+            fastclose: FastcloseForm::Rst,
             seed: 0x6d70_646b,
         }
     }
@@ -443,8 +456,9 @@ impl MptcpStack {
         Ok(())
     }
 
-    /// Abort: MP_FASTCLOSE (RFC 8684 §3.5, RST form on every subflow) for MPTCP, a RST
-    /// for plain TCP.
+    /// Abort: MP_FASTCLOSE (RFC 8684 §3.5; RST form on every subflow, or with
+    /// [`FastcloseForm::Ack`] an ACK on the first open subflow and RSTs on the others)
+    /// for MPTCP, a RST for plain TCP.
     pub fn abort(&mut self, c: MpConn) -> Result<(), StackError> {
         self.touch(c.0);
         let conn = self.conns.get_mut(&c.0).ok_or(StackError::InvalidHandle)?;
@@ -455,8 +469,13 @@ impl MptcpStack {
             .filter(|e| !e.info.closed)
             .map(|e| e.info.handle)
             .collect();
+        let mut ack_form = key.is_some() && self.cfg.fastclose == FastcloseForm::Ack;
         for h in handles {
             let _ = self.stack.with_transport(h, |sf| match key {
+                Some(k) if ack_form && sf.state() == crate::tcp::socket::State::Established => {
+                    sf.fastclose_ack(k);
+                    ack_form = false;
+                }
                 Some(k) => sf.fastclose(k),
                 None => sf.abort(),
             });

@@ -192,6 +192,9 @@ pub struct Subflow {
     refuse_syn: bool,
     /// Abort (RST with the pending MP_TCPRST) at the next poll_transmit.
     abort_at_tx: bool,
+    /// MP_FASTCLOSE in its ACK form is out or queued: the peer's key, and when to fall
+    /// back to the RST form if the peer's RST has not come (set once the ACK left).
+    fastclose_ack: Option<(u64, Option<Instant>)>,
     /// Our key (checks MP_FASTCLOSE).
     local_key: Option<u64>,
     /// End of the highest data sent (a segment below it is a retransmission).
@@ -265,6 +268,7 @@ impl Subflow {
             last_una: una,
             refuse_syn: false,
             abort_at_tx: false,
+            fastclose_ack: None,
             local_key: None,
             sent_hi: una + 1,
             flat: Vec::new(),
@@ -476,6 +480,23 @@ impl Subflow {
         self.pending.fastclose = Some(remote_key);
         self.sock.abort();
         self.hs = Hs::Dead;
+    }
+
+    /// MP_FASTCLOSE, ACK form (RFC 8684 §3.5): an ACK carrying the peer's key. The peer
+    /// answers with a RST on every subflow; if this subflow's RST has not come within
+    /// two RTOs of the ACK leaving, the RST form follows.
+    pub fn fastclose_ack(&mut self, remote_key: u64) {
+        self.pending.fastclose = Some(remote_key);
+        self.fastclose_ack = Some((remote_key, None));
+        self.sock.request_ack();
+    }
+
+    /// When a pending MP_FASTCLOSE in ACK form gives up waiting for the peer's RST.
+    fn fastclose_deadline(&self) -> Option<Instant> {
+        match self.fastclose_ack {
+            Some((_, at)) if self.sock.state() != State::Closed => at,
+            _ => None,
+        }
     }
 
     /// Resets this subflow with an MP_TCPRST reason.
@@ -1108,6 +1129,12 @@ impl Transport for Subflow {
                 self.push_dss(&mut r);
                 self.push_pending(&mut r);
                 self.set_window(&mut r);
+                if let Some((k, None)) = self.fastclose_ack {
+                    if self.pending.fastclose.is_none() {
+                        let wait = self.sock.rtt().rto() * 2;
+                        self.fastclose_ack = Some((k, Some(now + wait)));
+                    }
+                }
                 // Our DATA_FIN rides on a pure ACK (push_dss). A DATA_FIN queued while
                 // data was still waiting in the socket had its ACK request used up by
                 // that data: once the last queued byte leaves, ask for the pure ACK
@@ -1160,10 +1187,19 @@ impl Transport for Subflow {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.sock.poll_timeout()
+        match (self.sock.poll_timeout(), self.fastclose_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        // RFC 8684 §3.5: no RST answered our MP_FASTCLOSE ACK in time: the RST form.
+        if self.fastclose_deadline().is_some_and(|t| t <= now) {
+            if let Some((k, _)) = self.fastclose_ack.take() {
+                self.fastclose(k);
+            }
+        }
         // Data outstanding (after an RTO everything is marked lost and the pipe is
         // empty, so the flight size, not the pipe).
         let had = self.sock.snd_nxt() != self.sock.snd_una();
@@ -1304,11 +1340,11 @@ impl Subflow {
         if let Some(d) = self.pending.mp_fail.take() {
             let _ = r.mptcp.push(MptcpOption::MpFail(MpFail { dsn: d }));
         }
+        // The ACK form (the endpoint counts MPFastcloseTx once per connection).
         if let Some(k) = self.pending.fastclose.take() {
             let _ = r
                 .mptcp
                 .push(MptcpOption::MpFastclose(MpFastclose { receiver_key: k }));
-            self.mib.inc(Mib::MPFastcloseTx);
         }
     }
 
