@@ -55,6 +55,7 @@ pub mod tcp_host;
 pub mod tcp_middlebox;
 pub mod toy;
 
+mod bulk;
 mod capture;
 mod network;
 

@@ -29,16 +29,13 @@
 
 use core::net::Ipv4Addr;
 
-use sha2::{Digest, Sha256};
-
-use super::{Host, Rng};
+use super::bulk::BulkStream;
+use super::Host;
 use crate::mptcp::conn::{ConnState, MpConn, Proto};
 use crate::mptcp::endpoint::{MpEvent, MptcpConfig, MptcpStack};
 use crate::stack::Interface;
 use crate::tcp::socket::TcpError;
 use crate::time::Instant;
-
-const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -57,16 +54,7 @@ enum Role {
 #[derive(Debug, Clone)]
 pub struct MpBulkApp {
     role: Role,
-    to_send: u64,
-    sent: u64,
-    stream: Rng,
-    chunk: Vec<u8>,
-    chunk_off: usize,
-    rbuf: Vec<u8>,
-    received: u64,
-    hash: bool,
-    sent_hash: Sha256,
-    received_hash: Sha256,
+    data: BulkStream,
     conn: Option<MpConn>,
     listening: bool,
     shut_down: bool,
@@ -84,16 +72,7 @@ impl MpBulkApp {
     fn new(role: Role, to_send: u64, seed: u64) -> MpBulkApp {
         MpBulkApp {
             role,
-            to_send,
-            sent: 0,
-            stream: Rng::new(seed),
-            chunk: Vec::with_capacity(CHUNK),
-            chunk_off: 0,
-            rbuf: vec![0; CHUNK],
-            received: 0,
-            hash: true,
-            sent_hash: Sha256::new(),
-            received_hash: Sha256::new(),
+            data: BulkStream::new(to_send, seed),
             conn: None,
             listening: false,
             shut_down: false,
@@ -133,7 +112,7 @@ impl MpBulkApp {
 
     /// Without hashing (throughput runs).
     pub fn without_hashing(mut self) -> MpBulkApp {
-        self.hash = false;
+        self.data.without_hashing();
         self
     }
 
@@ -144,16 +123,16 @@ impl MpBulkApp {
     }
 
     pub fn sent(&self) -> u64 {
-        self.sent
+        self.data.sent()
     }
     pub fn received(&self) -> u64 {
-        self.received
+        self.data.received()
     }
     pub fn sent_digest(&self) -> [u8; 32] {
-        self.sent_hash.clone().finalize().into()
+        self.data.sent_digest()
     }
     pub fn received_digest(&self) -> [u8; 32] {
-        self.received_hash.clone().finalize().into()
+        self.data.received_digest()
     }
     pub fn connected_at(&self) -> Option<Instant> {
         self.connected_at
@@ -182,26 +161,6 @@ impl MpBulkApp {
             }
             _ => None,
         }
-    }
-
-    fn next_chunk(&mut self) {
-        let want = CHUNK.min((self.to_send - self.sent) as usize);
-        if !self.hash && self.chunk.len() == CHUNK {
-            self.chunk.truncate(want);
-            self.chunk.resize(want, 0);
-            self.chunk_off = 0;
-            return;
-        }
-        self.chunk.clear();
-        while self.chunk.len() < want {
-            let w = self.stream.next_u64().to_le_bytes();
-            let n = (want - self.chunk.len()).min(8);
-            self.chunk.extend_from_slice(&w[..n]);
-        }
-        if self.hash {
-            self.sent_hash.update(&self.chunk);
-        }
-        self.chunk_off = 0;
     }
 
     /// Runs the application against `stack` at `now`.
@@ -257,32 +216,15 @@ impl MpBulkApp {
         if self.connected_at.is_none() && state == ConnState::Established {
             self.connected_at = Some(now);
         }
-        while self.sent < self.to_send && state == ConnState::Established {
-            if self.chunk_off == self.chunk.len() {
-                self.next_chunk();
-            }
-            let n = stack.send(c, &self.chunk[self.chunk_off..]).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            self.chunk_off += n;
-            self.sent += n as u64;
+        if state == ConnState::Established {
+            self.data.send_with(|b| stack.send(c, b).unwrap_or(0));
         }
-        if self.sent == self.to_send && !self.shut_down && state == ConnState::Established {
+        if self.data.all_sent() && !self.shut_down && state == ConnState::Established {
             let _ = stack.shutdown(c);
             self.shut_down = true;
         }
-        loop {
-            let n = stack.recv(c, &mut self.rbuf).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            if self.hash {
-                self.received_hash.update(&self.rbuf[..n]);
-            }
-            self.received += n as u64;
-        }
-        if self.abort_after.is_some_and(|a| self.received >= a) {
+        self.data.recv_with(|b| stack.recv(c, b).unwrap_or(0));
+        if self.abort_after.is_some_and(|a| self.data.received() >= a) {
             let _ = stack.abort(c);
             self.error = Some(TcpError::Reset);
             self.finished_at = Some(now);

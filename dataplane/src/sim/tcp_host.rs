@@ -2,7 +2,7 @@
 //!
 //! [`TcpHost`] adapts a [`Stack`] to the simulator's [`Host`] contract and drives a
 //! [`BulkApp`] after every input: the application sends `N` bytes of a seeded
-//! pseudo-random stream (xoshiro256** words, see [`Rng`]) while it reads and SHA-256
+//! pseudo-random stream (xoshiro256** words, see [`super::Rng`]) while it reads and SHA-256
 //! hashes everything it receives, then half-closes and, once the peer's stream ended
 //! and its own FIN is acknowledged, closes. The hashes of what one side sent and the
 //! other received prove a transfer byte-exact.
@@ -31,15 +31,11 @@
 
 use core::net::Ipv4Addr;
 
-use sha2::{Digest, Sha256};
-
-use super::{Host, Rng};
+use super::bulk::BulkStream;
+use super::Host;
 use crate::stack::{ConnHandle, Interface, Opener, Stack, StackConfig, TcpOpener};
 use crate::tcp::socket::{State, TcpError};
 use crate::time::Instant;
-
-/// Bytes generated (and offered to `send`) at a time.
-const CHUNK: usize = 64 * 1024;
 
 /// Which side of the connection the application is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +60,7 @@ pub enum Role {
 #[derive(Debug, Clone)]
 pub struct BulkApp {
     role: Role,
-    to_send: u64,
-    sent: u64,
-    stream: Rng,
-    chunk: Vec<u8>,
-    chunk_off: usize,
-    rbuf: Vec<u8>,
-    received: u64,
-    hash: bool,
-    sent_hash: Sha256,
-    received_hash: Sha256,
+    data: BulkStream,
     conn: Option<ConnHandle>,
     listening: bool,
     shut_down: bool,
@@ -86,16 +73,7 @@ impl BulkApp {
     fn new(role: Role, to_send: u64, seed: u64) -> BulkApp {
         BulkApp {
             role,
-            to_send,
-            sent: 0,
-            stream: Rng::new(seed),
-            chunk: Vec::with_capacity(CHUNK),
-            chunk_off: 0,
-            rbuf: vec![0; CHUNK],
-            received: 0,
-            hash: true,
-            sent_hash: Sha256::new(),
-            received_hash: Sha256::new(),
+            data: BulkStream::new(to_send, seed),
             conn: None,
             listening: false,
             shut_down: false,
@@ -126,28 +104,28 @@ impl BulkApp {
     /// Without hashing and with one reused chunk of random bytes: for throughput runs
     /// where only the byte counts matter.
     pub fn without_hashing(mut self) -> BulkApp {
-        self.hash = false;
+        self.data.without_hashing();
         self
     }
 
     /// Bytes accepted by `send` so far.
     pub fn sent(&self) -> u64 {
-        self.sent
+        self.data.sent()
     }
 
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
-        self.received
+        self.data.received()
     }
 
     /// SHA-256 of everything sent so far.
     pub fn sent_digest(&self) -> [u8; 32] {
-        self.sent_hash.clone().finalize().into()
+        self.data.sent_digest()
     }
 
     /// SHA-256 of everything received so far.
     pub fn received_digest(&self) -> [u8; 32] {
-        self.received_hash.clone().finalize().into()
+        self.data.received_digest()
     }
 
     /// When the connection was established.
@@ -183,27 +161,6 @@ impl BulkApp {
             }
             _ => None,
         }
-    }
-
-    fn next_chunk(&mut self) {
-        let want = CHUNK.min((self.to_send - self.sent) as usize);
-        if !self.hash && self.chunk.len() == CHUNK {
-            // Throughput mode: the same random bytes again.
-            self.chunk.truncate(want);
-            self.chunk.resize(want, 0);
-            self.chunk_off = 0;
-            return;
-        }
-        self.chunk.clear();
-        while self.chunk.len() < want {
-            let w = self.stream.next_u64().to_le_bytes();
-            let n = (want - self.chunk.len()).min(8);
-            self.chunk.extend_from_slice(&w[..n]);
-        }
-        if self.hash {
-            self.sent_hash.update(&self.chunk);
-        }
-        self.chunk_off = 0;
     }
 
     /// Runs the application against `stack` at `now`.
@@ -251,32 +208,13 @@ impl BulkApp {
             self.connected_at = Some(now);
         }
         // Send.
-        while self.sent < self.to_send {
-            if self.chunk_off == self.chunk.len() {
-                self.next_chunk();
-            }
-            let n = stack.send(h, &self.chunk[self.chunk_off..]).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            self.chunk_off += n;
-            self.sent += n as u64;
-        }
-        if self.sent == self.to_send && !self.shut_down && state.is_synchronized() {
+        self.data.send_with(|b| stack.send(h, b).unwrap_or(0));
+        if self.data.all_sent() && !self.shut_down && state.is_synchronized() {
             let _ = stack.shutdown(h);
             self.shut_down = true;
         }
         // Receive.
-        loop {
-            let n = stack.recv(h, &mut self.rbuf).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            if self.hash {
-                self.received_hash.update(&self.rbuf[..n]);
-            }
-            self.received += n as u64;
-        }
+        self.data.recv_with(|b| stack.recv(h, b).unwrap_or(0));
         let state = stack.state(h).unwrap_or(State::Closed);
         if let Some(e) = stack.error(h) {
             self.error = Some(e);
